@@ -1,0 +1,157 @@
+"""Background jobs: a row per enqueued job, so its state survives Redis and can be listed."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import asyncpg
+from arq.connections import ArqRedis
+
+from db.common import iso
+
+JOB_COLUMNS = (
+    "id, user_id, kind, status, progress, result, error, attempts, created_at, started_at, "
+    "finished_at, updated_at"
+)
+
+INSERT_JOB = f"""
+INSERT INTO jobs (user_id, kind, args, dedupe_key)
+VALUES ($1, $2, $3, $4)
+ON CONFLICT (dedupe_key) WHERE status IN ('queued', 'running') DO NOTHING
+RETURNING {JOB_COLUMNS}
+"""
+
+SELECT_LIVE_BY_DEDUPE = f"""
+SELECT {JOB_COLUMNS} FROM jobs WHERE dedupe_key = $1 AND status IN ('queued', 'running')
+"""
+
+
+async def create_job(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    *,
+    kind: str,
+    user_id: uuid.UUID | None,
+    args: dict[str, Any],
+    dedupe_key: str | None = None,
+) -> tuple[asyncpg.Record, bool]:
+    """Insert a queued job; with a dedupe key an existing live job is returned instead.
+    Returns (row, created)."""
+    row = await conn.fetchrow(INSERT_JOB, user_id, kind, args, dedupe_key)
+    if row is not None:
+        return row, True
+    existing = await conn.fetchrow(SELECT_LIVE_BY_DEDUPE, dedupe_key)
+    if existing is None:  # it finished between the two statements: start a fresh one
+        return await create_job(conn, kind=kind, user_id=user_id, args=args, dedupe_key=dedupe_key)
+    return existing, False
+
+
+async def enqueue(
+    pool: asyncpg.Pool,
+    arq: ArqRedis,
+    *,
+    function: str,
+    kind: str,
+    user_id: uuid.UUID | None,
+    args: dict[str, Any],
+    dedupe_key: str | None = None,
+    defer_by: float | None = None,
+) -> asyncpg.Record:
+    """Record the job, then hand it to arq under the same id. If Redis refuses, the row is
+    marked failed so the job is never silently lost."""
+    row, created = await create_job(
+        pool, kind=kind, user_id=user_id, args=args, dedupe_key=dedupe_key
+    )
+    if not created:
+        return row
+    job_id = str(row["id"])
+    try:
+        await arq.enqueue_job(function, job_id, _job_id=job_id, _defer_by=defer_by)
+    except Exception as e:
+        await mark_failed(pool, row["id"], f"could not enqueue: {type(e).__name__}")
+        raise
+    return row
+
+
+SELECT_JOB = f"SELECT {JOB_COLUMNS}, args FROM jobs WHERE id = $1"
+
+
+async def get_job(
+    conn: asyncpg.Connection | asyncpg.Pool, job_id: uuid.UUID
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(SELECT_JOB, job_id)
+
+
+MARK_RUNNING = f"""
+UPDATE jobs SET status = 'running', started_at = coalesce(started_at, now()),
+       attempts = attempts + 1, progress = 0, error = NULL
+WHERE id = $1 AND status IN ('queued', 'running')
+RETURNING {JOB_COLUMNS}, args
+"""
+
+
+async def mark_running(pool: asyncpg.Pool, job_id: uuid.UUID) -> asyncpg.Record | None:
+    """None when the job is unknown or already finished (a duplicate delivery)."""
+    return await pool.fetchrow(MARK_RUNNING, job_id)
+
+
+SET_PROGRESS = f"""
+UPDATE jobs SET progress = greatest(progress, $2) WHERE id = $1 AND status = 'running'
+RETURNING {JOB_COLUMNS}
+"""
+
+
+async def set_progress(
+    pool: asyncpg.Pool, job_id: uuid.UUID, progress: float
+) -> asyncpg.Record | None:
+    return await pool.fetchrow(SET_PROGRESS, job_id, max(0.0, min(1.0, progress)))
+
+
+MARK_DONE = f"""
+UPDATE jobs SET status = 'done', progress = 1, result = $2, finished_at = now(), error = NULL
+WHERE id = $1
+RETURNING {JOB_COLUMNS}
+"""
+
+
+async def mark_done(
+    conn: asyncpg.Connection | asyncpg.Pool, job_id: uuid.UUID, result: dict[str, Any]
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(MARK_DONE, job_id, result)
+
+
+MARK_FAILED = f"""
+UPDATE jobs SET status = 'failed', error = $2, finished_at = now()
+WHERE id = $1
+RETURNING {JOB_COLUMNS}
+"""
+
+
+async def mark_failed(pool: asyncpg.Pool, job_id: uuid.UUID, error: str) -> asyncpg.Record | None:
+    return await pool.fetchrow(MARK_FAILED, job_id, error[:500])
+
+
+MARK_REQUEUED = f"""
+UPDATE jobs SET status = 'queued', error = $2 WHERE id = $1
+RETURNING {JOB_COLUMNS}
+"""
+
+
+async def mark_requeued(pool: asyncpg.Pool, job_id: uuid.UUID, error: str) -> asyncpg.Record | None:
+    return await pool.fetchrow(MARK_REQUEUED, job_id, error[:500])
+
+
+def job_json(row: asyncpg.Record | dict[str, Any]) -> dict[str, Any]:
+    """The job as clients see it, over REST and in `job:update`."""
+    return {
+        "id": str(row["id"]),
+        "kind": row["kind"],
+        "status": row["status"],
+        "progress": round(float(row["progress"]), 4),
+        "result": row["result"],
+        "error": row["error"],
+        "attempts": row["attempts"],
+        "created_at": iso(row["created_at"]),
+        "started_at": iso(row["started_at"]),
+        "finished_at": iso(row["finished_at"]),
+    }

@@ -1,0 +1,1 @@
+"""Shared pieces used by every Drape process: settings, object storage, tokens, logging."""

@@ -1,0 +1,31 @@
+"""The arq queue as every process sees it: one serializer (msgpack) for enqueuers and workers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgpack
+from arq.connections import ArqRedis, RedisSettings, create_pool
+
+from drape.settings import Settings
+
+
+def pack(obj: Any) -> bytes:
+    return msgpack.packb(obj, datetime=True)
+
+
+def unpack(data: bytes) -> Any:
+    return msgpack.unpackb(data, timestamp=3)
+
+
+def redis_settings(settings: Settings) -> RedisSettings:
+    return RedisSettings.from_dsn(settings.redis_url)
+
+
+async def create_queue(settings: Settings) -> ArqRedis:
+    return await create_pool(
+        redis_settings(settings),
+        default_queue_name=settings.arq_queue,
+        job_serializer=pack,
+        job_deserializer=unpack,
+    )

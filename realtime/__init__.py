@@ -1,0 +1,1 @@
+"""The Socket.IO side: the server, connect auth, rooms, event handlers and emit helpers."""

@@ -1,0 +1,1 @@
+"""The HTTP process: `create_app(settings)` builds the aiohttp application."""

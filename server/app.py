@@ -1,0 +1,55 @@
+"""Builds the aiohttp application; nothing is created at import time."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from redis.asyncio import Redis
+
+from db.pool import create_pool
+from drape.queue import create_queue
+from drape.settings import Settings
+from drape.storage import open_store
+from realtime.server import setup_realtime
+from server.context import ARQ, POOL, REDIS, SETTINGS, STORE
+from server.middleware import problems, request_context
+from server.routes import setup_routes
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(
+        client_max_size=settings.client_max_size,
+        middlewares=[request_context, problems],
+    )
+    app[SETTINGS] = settings
+    app.cleanup_ctx.extend([_postgres, _redis, _object_store])
+    setup_routes(app)
+    setup_realtime(app, settings)
+    return app
+
+
+async def _postgres(app: web.Application) -> AsyncIterator[None]:
+    s = app[SETTINGS]
+    app[POOL] = await create_pool(s.database_url, min_size=s.db_pool_min, max_size=s.db_pool_max)
+    yield
+    await app[POOL].close()
+
+
+async def _redis(app: web.Application) -> AsyncIterator[None]:
+    s = app[SETTINGS]
+    app[REDIS] = Redis.from_url(s.redis_url)
+    app[ARQ] = await create_queue(s)
+    yield
+    await app[ARQ].aclose()
+    await app[REDIS].aclose()
+
+
+async def _object_store(app: web.Application) -> AsyncIterator[None]:
+    s = app[SETTINGS]
+    async with open_store(s.object_store_url, public_url=s.public_url, secret=s.jwt_secret) as st:
+        app[STORE] = st
+        yield

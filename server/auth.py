@@ -1,0 +1,56 @@
+"""Bearer-token checks for HTTP routes."""
+
+from __future__ import annotations
+
+import uuid
+
+from aiohttp import web
+
+from drape.tokens import AccessClaims, InvalidToken, verify_access_token
+from server.context import SETTINGS
+from server.errors import Problem
+
+CLAIMS_KEY = web.RequestKey("claims", object)
+
+
+def _unauthorized(detail: str) -> Problem:
+    return Problem(401, detail, headers={"WWW-Authenticate": 'Bearer realm="drape"'})
+
+
+def bearer_token(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def optional_claims(request: web.Request) -> AccessClaims | None:
+    """The caller's claims if a valid token was sent; a bad token is still an error."""
+    if CLAIMS_KEY in request:
+        return request[CLAIMS_KEY]  # type: ignore[return-value]
+    token = bearer_token(request)
+    claims = None
+    if token is not None:
+        try:
+            claims = verify_access_token(request.app[SETTINGS], token)
+        except InvalidToken:
+            raise _unauthorized("The access token is invalid or has expired.") from None
+    request[CLAIMS_KEY] = claims
+    return claims
+
+
+def require_user(request: web.Request) -> AccessClaims:
+    claims = optional_claims(request)
+    if claims is None:
+        raise _unauthorized("Sign in first: send Authorization: Bearer <access_token>.")
+    return claims
+
+
+def user_id(request: web.Request) -> uuid.UUID:
+    return require_user(request).user_id
+
+
+def viewer_id(request: web.Request) -> uuid.UUID | None:
+    claims = optional_claims(request)
+    return claims.user_id if claims else None

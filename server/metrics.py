@@ -1,0 +1,21 @@
+"""Prometheus metrics of the web process (one registry per process)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+HTTP_REQUESTS = Counter(
+    "drape_http_requests_total", "HTTP requests served", ["method", "route", "status"]
+)
+HTTP_LATENCY = Histogram(
+    "drape_http_request_duration_seconds",
+    "HTTP request latency",
+    ["method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+HTTP_IN_FLIGHT = Gauge("drape_http_requests_in_flight", "HTTP requests being served")
+SOCKETS_CONNECTED = Gauge("drape_sockets_connected", "Socket.IO clients connected")
+SOCKET_EVENTS = Counter(
+    "drape_socket_events_total", "Socket.IO events received", ["event", "outcome"]
+)
+JOBS_ENQUEUED = Counter("drape_jobs_enqueued_total", "Background jobs enqueued", ["kind"])

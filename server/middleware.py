@@ -1,0 +1,111 @@
+"""Request ids, structured request logs, metrics and problem+json for every failure."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+import uuid
+
+import asyncpg
+import redis.exceptions
+from aiohttp import web
+from pydantic import ValidationError
+
+from drape.logs import request_id
+from drape.storage import StoreUnavailable
+from server.errors import Problem, from_constraint, from_validation_error
+from server.metrics import HTTP_IN_FLIGHT, HTTP_LATENCY, HTTP_REQUESTS
+
+log = logging.getLogger("drape.http")
+
+REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+# Failures of what the service stands on: the client may retry, the process goes on.
+UNAVAILABLE = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    StoreUnavailable,
+    ConnectionError,
+    asyncio.TimeoutError,
+)
+
+
+def _route_name(request: web.Request) -> str:
+    route = request.match_info.route
+    if route.name:
+        return route.name
+    info = route.resource.get_info() if route.resource else {}
+    return str(info.get("formatter") or info.get("path") or info.get("prefix") or "unmatched")
+
+
+@web.middleware
+async def request_context(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+    incoming = request.headers.get("X-Request-ID", "")
+    rid = incoming if REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
+    token = request_id.set(rid)
+    started = time.perf_counter()
+    status = 500
+    HTTP_IN_FLIGHT.inc()
+    try:
+        response = await handler(request)
+        status = response.status
+        response.headers["X-Request-ID"] = rid
+        return response
+    finally:
+        elapsed = time.perf_counter() - started
+        route = _route_name(request)
+        HTTP_IN_FLIGHT.dec()
+        HTTP_REQUESTS.labels(request.method, route, str(status)).inc()
+        HTTP_LATENCY.labels(request.method, route).observe(elapsed)
+        if route not in {"healthz", "metrics"}:
+            log.info(
+                "%s %s %s",
+                request.method,
+                request.path,
+                status,
+                extra={"status": status, "route": route, "ms": round(elapsed * 1000, 2)},
+            )
+        request_id.reset(token)
+
+
+@web.middleware
+async def problems(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except Problem as p:
+        return p.response()
+    except ValidationError as e:
+        return from_validation_error(e).response()
+    except web.HTTPException as e:
+        if e.status < 400:
+            raise
+        detail = e.text if e.text and e.text != f"{e.status}: {e.reason}" else ""
+        headers = {k: v for k, v in e.headers.items() if k.lower() in {"allow", "retry-after"}}
+        return Problem(e.status, detail or e.reason, headers=headers).response()
+    except asyncpg.IntegrityConstraintViolationError as e:
+        problem = from_constraint(getattr(e, "constraint_name", None))
+        if problem is None:
+            log.warning("unmapped constraint violation", extra={"error": str(e)})
+            problem = Problem(409, "The request conflicts with the current state.")
+        return problem.response()
+    except asyncpg.DataError as e:
+        # Values Postgres refuses (out of range numbers, bad text) are the caller's input.
+        return Problem(422, f"A value was refused: {type(e).__name__}.").response()
+    except UNAVAILABLE as e:
+        log.warning("dependency unavailable", extra={"error": repr(e)})
+        return Problem(
+            503,
+            "A service this request needs is unavailable; retry shortly.",
+            headers={"Retry-After": "2"},
+        ).response()
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("unhandled error")
+        return Problem(500, "Something went wrong on our side.").response()

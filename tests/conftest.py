@@ -1,0 +1,284 @@
+"""Fixtures over real services: a fresh Postgres database per session, a Redis db index of its
+own, a moto S3 server over real HTTP, the real app on a real port, real Socket.IO clients and
+burst arq workers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import asyncpg
+import pytest
+import socketio
+from aiohttp import web
+from arq.worker import Worker
+from redis.asyncio import Redis
+
+from db.migrate import migrate
+from db.pool import create_pool
+from drape.settings import Settings
+from drape.tokens import issue_access_token
+from server.app import create_app
+from workers.main import worker_settings
+
+PG_ADMIN = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_BASE = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
+REDIS_DB = int(os.environ.get("TEST_REDIS_DB", "13"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+async def database_url() -> AsyncIterator[str]:
+    name = f"drape_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = await asyncpg.connect(PG_ADMIN)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        await migrate(url)
+        yield url
+    finally:
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name
+        )
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def redis_url() -> AsyncIterator[str]:
+    url = f"{REDIS_BASE}/{REDIS_DB}"
+    r = Redis.from_url(url)
+    await r.flushdb()
+    yield url
+    await r.flushdb()
+    await r.aclose()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    p = await create_pool(database_url, min_size=1, max_size=5)
+    yield p
+    await p.close()
+
+
+TABLES_TO_KEEP = {"schema_migrations"}
+
+
+@pytest.fixture(autouse=True)
+async def clean_state(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """Each test leaves empty tables and an empty Redis db behind."""
+    if "pool" not in request.fixturenames and "settings" not in request.fixturenames:
+        yield
+        return
+    p: asyncpg.Pool = request.getfixturevalue("pool")
+    redis_url: str = request.getfixturevalue("redis_url")
+    yield
+    tables = [
+        r["tablename"]
+        for r in await p.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        if r["tablename"] not in TABLES_TO_KEEP
+    ]
+    await p.execute(f"TRUNCATE {', '.join(tables)} CASCADE")
+    r = Redis.from_url(redis_url)
+    await r.flushdb()
+    await r.aclose()
+
+
+@pytest.fixture(params=["local", "s3"])
+def store_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def object_store_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
+    kind = (
+        request.getfixturevalue("store_kind") if "store_kind" in request.fixturenames else "local"
+    )
+    if kind == "s3":
+        endpoint = request.getfixturevalue("s3_endpoint")
+        return f"s3://drape-test-{uuid.uuid4().hex[:8]}?endpoint={endpoint}&region=us-east-1"
+    return f"file://{tmp_path / 'objects'}"
+
+
+@pytest.fixture
+def settings(
+    database_url: str, redis_url: str, object_store_url: str, pool: asyncpg.Pool
+) -> Settings:
+    port = free_port()
+    return Settings(
+        port=port,
+        public_url=f"http://127.0.0.1:{port}",
+        database_url=database_url,
+        redis_url=redis_url,
+        object_store_url=object_store_url,
+        jwt_secret="test-secret-" + uuid.uuid4().hex,
+        socketio_channel=f"drape-test-{uuid.uuid4().hex[:8]}",
+        db_pool_min=1,
+        db_pool_max=5,
+        log_json=False,
+    )
+
+
+@dataclass
+class Api:
+    """A plain HTTP client on the app's real port."""
+
+    session: aiohttp.ClientSession
+    base: str
+    settings: Settings
+    token: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    async def request(
+        self, method: str, path: str, *, token: str | None = None, **kw: Any
+    ) -> aiohttp.ClientResponse:
+        headers = dict(kw.pop("headers", {}))
+        tok = token if token is not None else self.token
+        if tok:
+            headers.setdefault("Authorization", f"Bearer {tok}")
+        resp = await self.session.request(method, self.url(path), headers=headers, **kw)
+        await resp.read()
+        return resp
+
+    async def get(self, path: str, **kw: Any) -> aiohttp.ClientResponse:
+        return await self.request("GET", path, **kw)
+
+    async def post(self, path: str, **kw: Any) -> aiohttp.ClientResponse:
+        return await self.request("POST", path, **kw)
+
+    async def put(self, path: str, **kw: Any) -> aiohttp.ClientResponse:
+        return await self.request("PUT", path, **kw)
+
+    async def patch(self, path: str, **kw: Any) -> aiohttp.ClientResponse:
+        return await self.request("PATCH", path, **kw)
+
+    async def delete(self, path: str, **kw: Any) -> aiohttp.ClientResponse:
+        return await self.request("DELETE", path, **kw)
+
+    def token_for(self, user_id: uuid.UUID | str) -> str:
+        return issue_access_token(self.settings, uuid.UUID(str(user_id)))
+
+
+@dataclass
+class RunningApp:
+    app: web.Application
+    runner: web.AppRunner
+    settings: Settings
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.settings.port}"
+
+
+async def start_app(settings: Settings) -> RunningApp:
+    app = create_app(settings)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", settings.port)
+    await site.start()
+    return RunningApp(app=app, runner=runner, settings=settings)
+
+
+@pytest.fixture
+async def server(settings: Settings) -> AsyncIterator[RunningApp]:
+    running = await start_app(settings)
+    yield running
+    await running.runner.cleanup()
+
+
+@pytest.fixture
+async def api(server: RunningApp) -> AsyncIterator[Api]:
+    async with aiohttp.ClientSession() as session:
+        yield Api(session=session, base=server.base, settings=server.settings)
+
+
+@pytest.fixture
+async def sio_connect(
+    server: RunningApp,
+) -> AsyncIterator[Callable[..., Awaitable[socketio.AsyncClient]]]:
+    """Connect real python-socketio clients: `await sio_connect(token, url=None)`."""
+    clients: list[socketio.AsyncClient] = []
+
+    async def connect(token: str | None, *, url: str | None = None) -> socketio.AsyncClient:
+        client = socketio.AsyncClient(reconnection=False)
+        clients.append(client)
+        await client.connect(
+            url or server.base,
+            auth={"token": token} if token is not None else None,
+            transports=["websocket"],
+            wait_timeout=5,
+        )
+        return client
+
+    yield connect
+    for c in clients:
+        if c.connected:
+            await c.disconnect()
+
+
+@pytest.fixture
+async def run_jobs(settings: Settings) -> AsyncIterator[Callable[[], Awaitable[int]]]:
+    """Run every queued job with a real burst arq worker; returns how many ran."""
+    async with AsyncExitStack() as stack:
+
+        async def run() -> int:
+            worker = Worker(**worker_settings(settings), burst=True, poll_delay=0)
+            try:
+                await worker.async_run()
+                return worker.jobs_complete + worker.jobs_failed
+            finally:
+                await worker.close()
+
+        yield run
+        await stack.aclose()
+
+
+class EventLog:
+    """Collects one Socket.IO event on a client and waits for it."""
+
+    def __init__(self, client: socketio.AsyncClient, event: str) -> None:
+        self.items: list[Any] = []
+        self._cond = asyncio.Condition()
+        client.on(event, self._on)
+
+    async def _on(self, data: Any) -> None:
+        async with self._cond:
+            self.items.append(data)
+            self._cond.notify_all()
+
+    async def wait_for(self, n: int = 1, timeout: float = 5.0) -> list[Any]:
+        async def enough() -> None:
+            async with self._cond:
+                await self._cond.wait_for(lambda: len(self.items) >= n)
+
+        await asyncio.wait_for(enough(), timeout)
+        return self.items

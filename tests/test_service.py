@@ -1,0 +1,92 @@
+"""Service endpoints, problem documents, request ids, metrics and the API description."""
+
+from __future__ import annotations
+
+import pytest
+from openapi_spec_validator import validate
+from redis.asyncio import Redis
+
+from server.context import REDIS
+from tests.conftest import Api, RunningApp, free_port
+
+
+async def test_healthz(api: Api) -> None:
+    r = await api.get("/healthz")
+    assert r.status == 200, await r.text()
+    assert await r.json() == {"status": "ok"}
+
+
+async def test_readyz_reports_all_three_components(api: Api) -> None:
+    r = await api.get("/readyz")
+    assert r.status == 200, await r.text()
+    body = await r.json()
+    assert body["status"] == "ready"
+    assert set(body["checks"]) == {"postgres", "redis", "object_store"}
+    assert all(c["ok"] for c in body["checks"].values())
+
+
+@pytest.mark.filterwarnings("ignore:Changing state of started:DeprecationWarning")
+async def test_readyz_names_the_component_that_failed(api: Api, server: RunningApp) -> None:
+    # Point the running app at a Redis port where nothing listens.
+    healthy = server.app[REDIS]
+    server.app[REDIS] = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0")
+    try:
+        r = await api.get("/readyz")
+    finally:
+        await server.app[REDIS].aclose()
+        server.app[REDIS] = healthy
+    assert r.status == 503, await r.text()
+    checks = (await r.json())["checks"]
+    assert checks["redis"]["ok"] is False and checks["redis"]["error"]
+    assert checks["postgres"]["ok"] and checks["object_store"]["ok"]
+
+
+async def test_unknown_path_is_problem_json(api: Api) -> None:
+    r = await api.get("/v1/nothing-here")
+    assert r.status == 404
+    assert r.headers["Content-Type"].startswith("application/problem+json")
+    body = await r.json()
+    assert body["status"] == 404 and body["title"] == "Not Found"
+
+
+async def test_wrong_method_is_problem_json_with_allow(api: Api) -> None:
+    r = await api.post("/healthz")
+    assert r.status == 405
+    assert r.headers["Content-Type"].startswith("application/problem+json")
+    assert "GET" in r.headers["Allow"]
+
+
+async def test_request_id_is_echoed_or_made(api: Api) -> None:
+    r = await api.get("/healthz", headers={"X-Request-ID": "abcdef12-trace"})
+    assert r.headers["X-Request-ID"] == "abcdef12-trace"
+    r = await api.get("/healthz", headers={"X-Request-ID": "bad id with spaces"})
+    assert r.headers["X-Request-ID"] != "bad id with spaces"
+    assert len(r.headers["X-Request-ID"]) == 32
+
+
+async def test_metrics_count_requests(api: Api) -> None:
+    await api.get("/healthz")
+    r = await api.get("/metrics")
+    assert r.status == 200
+    text = await r.text()
+    assert 'drape_http_requests_total{method="GET",route="healthz",status="200"}' in text
+    assert "drape_http_request_duration_seconds_bucket" in text
+
+
+async def test_openapi_is_valid_and_lists_every_route(api: Api, server: RunningApp) -> None:
+    r = await api.get("/openapi.json")
+    assert r.status == 200
+    spec = await r.json()
+    validate(spec)
+    documented = {(p, m.upper()) for p, ops in spec["paths"].items() for m in ops}
+    for route in server.app.router.routes():
+        info = route.resource.get_info() if route.resource else {}
+        path = info.get("formatter") or info.get("path") or ""
+        if path.startswith("/v1/") and route.method != "HEAD":
+            assert (path, route.method) in documented, f"{route.method} {path} is undocumented"
+
+
+async def test_docs_page_renders(api: Api) -> None:
+    r = await api.get("/docs/")
+    assert r.status == 200
+    assert "swagger" in (await r.text()).lower()

@@ -1,0 +1,1 @@
+"""The arq side: background jobs computed away from the request path."""

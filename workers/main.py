@@ -1,0 +1,82 @@
+"""arq worker settings. Run with `python -m workers` (or `arq workers.main.WorkerSettings`)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from contextlib import AsyncExitStack
+from typing import Any
+
+from arq import cron
+from arq.connections import RedisSettings
+
+from db.pool import create_pool
+from drape.queue import pack, redis_settings, unpack
+from drape.settings import Settings
+from drape.storage import open_store
+from realtime.emit import worker_emitter
+from workers import maintenance
+
+log = logging.getLogger(__name__)
+
+
+FUNCTIONS = [maintenance.prune_expired]
+CRON_JOBS = [cron(maintenance.nightly_prune, hour={3}, minute={17}, run_at_startup=False)]
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    settings: Settings = ctx.setdefault("settings", Settings.from_env())
+    stack = AsyncExitStack()
+    ctx["stack"] = stack
+    ctx["pool"] = await create_pool(settings.database_url, min_size=1, max_size=4)
+    stack.push_async_callback(ctx["pool"].close)
+    ctx["store"] = await stack.enter_async_context(
+        open_store(
+            settings.object_store_url, public_url=settings.public_url, secret=settings.jwt_secret
+        )
+    )
+    ctx["emitter"] = worker_emitter(settings.redis_url, settings.socketio_channel)
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    stack: AsyncExitStack | None = ctx.get("stack")
+    if stack is not None:
+        await stack.aclose()
+
+
+def worker_settings(settings: Settings, **overrides: Any) -> dict[str, Any]:
+    """Keyword arguments for `arq.Worker`, built from explicit settings."""
+    options: dict[str, Any] = {
+        "functions": FUNCTIONS,
+        "cron_jobs": CRON_JOBS,
+        "on_startup": startup,
+        "on_shutdown": shutdown,
+        "redis_settings": redis_settings(settings),
+        "queue_name": settings.arq_queue,
+        "job_serializer": pack,
+        "job_deserializer": unpack,
+        "job_timeout": settings.job_timeout,
+        "max_jobs": settings.worker_max_jobs,
+        "max_tries": 5,
+        "keep_result": 3600,
+        "health_check_interval": 30,
+        "ctx": {"settings": settings},
+    }
+    options.update(overrides)
+    return options
+
+
+class WorkerSettings:
+    """For the arq command line; reads REDIS_URL like every other process."""
+
+    functions = FUNCTIONS
+    cron_jobs = CRON_JOBS
+    on_startup = startup
+    on_shutdown = shutdown
+    redis_settings = RedisSettings.from_dsn(os.environ.get("REDIS_URL", Settings.redis_url))
+    queue_name = Settings.arq_queue
+    job_serializer = pack
+    job_deserializer = unpack
+    job_timeout = Settings.job_timeout
+    max_jobs = Settings.worker_max_jobs
+    health_check_interval = 30

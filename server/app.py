@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 
+import aiohttp
 from aiohttp import web
 from redis.asyncio import Redis
 
@@ -13,7 +14,8 @@ from drape.queue import create_queue
 from drape.settings import Settings
 from drape.storage import open_store
 from realtime.server import setup_realtime
-from server.context import ARQ, POOL, REDIS, SETTINGS, STORE
+from server.context import ARQ, FIREBASE, HTTP, POOL, REDIS, SETTINGS, STORE
+from server.firebase import FirebaseVerifier
 from server.middleware import problems, request_context
 from server.routes import setup_routes
 
@@ -26,7 +28,7 @@ def create_app(settings: Settings) -> web.Application:
         middlewares=[request_context, problems],
     )
     app[SETTINGS] = settings
-    app.cleanup_ctx.extend([_postgres, _redis, _object_store])
+    app.cleanup_ctx.extend([_postgres, _redis, _object_store, _http_client])
     setup_routes(app)
     setup_realtime(app, settings)
     return app
@@ -52,4 +54,14 @@ async def _object_store(app: web.Application) -> AsyncIterator[None]:
     s = app[SETTINGS]
     async with open_store(s.object_store_url, public_url=s.public_url, secret=s.jwt_secret) as st:
         app[STORE] = st
+        yield
+
+
+async def _http_client(app: web.Application) -> AsyncIterator[None]:
+    s = app[SETTINGS]
+    async with aiohttp.ClientSession() as http:
+        app[HTTP] = http
+        app[FIREBASE] = FirebaseVerifier(
+            project_id=s.firebase_project_id, certs_url=s.firebase_certs_url, http=http
+        )
         yield

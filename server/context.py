@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import aiohttp
 import asyncpg
 import socketio
 from aiohttp import web
@@ -10,6 +11,7 @@ from redis.asyncio import Redis
 
 from drape.settings import Settings
 from drape.storage import ObjectStore
+from server.firebase import FirebaseVerifier
 
 SETTINGS = web.AppKey("settings", Settings)
 POOL = web.AppKey("pool", asyncpg.Pool)
@@ -17,3 +19,5 @@ REDIS = web.AppKey("redis", Redis)
 ARQ = web.AppKey("arq", ArqRedis)
 STORE = web.AppKey("store", ObjectStore)  # type: ignore[type-abstract]
 SIO = web.AppKey("sio", socketio.AsyncServer)
+HTTP = web.AppKey("http", aiohttp.ClientSession)
+FIREBASE = web.AppKey("firebase", FirebaseVerifier)

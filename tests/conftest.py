@@ -187,6 +187,32 @@ class Api:
     def token_for(self, user_id: uuid.UUID | str) -> str:
         return issue_access_token(self.settings, uuid.UUID(str(user_id)))
 
+    async def register(self, username: str, **extra: Any) -> User:
+        """A new account through the real endpoint."""
+        body = {
+            "email": f"{username}@example.com",
+            "username": username,
+            "password": "correct horse battery",
+            **extra,
+        }
+        r = await self.post("/v1/auth/register", json=body)
+        assert r.status == 201, await r.text()
+        data = await r.json()
+        return User(
+            id=data["user"]["id"],
+            username=username,
+            token=data["access_token"],
+            refresh_token=data["refresh_token"],
+        )
+
+
+@dataclass
+class User:
+    id: str
+    username: str
+    token: str
+    refresh_token: str
+
 
 @dataclass
 class RunningApp:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from server.routes import jobs, objects, service
+from server.routes import auth, jobs, objects, service, users
 
 
 def setup_routes(app: web.Application) -> None:
@@ -16,6 +16,20 @@ def setup_routes(app: web.Application) -> None:
 
     r.add_post("/objects", objects.upload, name="objects_upload")
     r.add_get("/objects/{key:.+}", objects.download, name="objects_download")
+
+    r.add_post("/v1/auth/register", auth.register, name="auth_register")
+    r.add_post("/v1/auth/login", auth.login, name="auth_login")
+    r.add_post("/v1/auth/refresh", auth.refresh, name="auth_refresh")
+    r.add_post("/v1/auth/logout", auth.logout, name="auth_logout")
+    r.add_post("/v1/auth/firebase", auth.firebase, name="auth_firebase")
+
+    r.add_get("/v1/me", users.get_me, name="me")
+    r.add_patch("/v1/me", users.patch_me, name="me_update")
+    r.add_get("/v1/me/profile", users.get_profile, name="me_profile")
+    r.add_put("/v1/me/profile", users.put_profile, name="me_profile_put")
+    r.add_get("/v1/me/style-profile", users.get_style_profile, name="me_style_profile")
+    r.add_put("/v1/me/style-profile", users.put_style_profile, name="me_style_profile_put")
+    r.add_get("/v1/users/{username}", users.get_user, name="user")
 
     r.add_get("/v1/jobs/{id}", jobs.get_job, name="job")
 

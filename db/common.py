@@ -16,6 +16,11 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z")
 
 
+# Keyset bounds for the first page: later (or earlier) than any real (created_at, id) row.
+KEYSET_TOP = (datetime.max, uuid.UUID(int=(1 << 128) - 1))
+KEYSET_BOTTOM = (datetime.min, uuid.UUID(int=0))
+
+
 class BadCursor(ValueError):
     pass
 

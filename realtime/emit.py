@@ -2,35 +2,61 @@
 
 The target is either the web process's AsyncServer or a worker's write-only AsyncRedisManager;
 both publish through Redis, so the event reaches the client on whichever process holds its socket.
+
+Emission happens after the write has committed and is best-effort (Redis pub/sub is at-most-once
+anyway): a failure is logged, never turned into a failed request. Clients recover what they
+missed with `sync` and the absolute counters of the next event.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
+from collections.abc import Iterable
 from typing import Any, Protocol
 
 import socketio
 
 from realtime.rooms import post_room, user_room
 
+log = logging.getLogger(__name__)
+
+# Room lists are published in chunks so one message stays small.
+ROOMS_PER_MESSAGE = 1000
+
 
 class EmitTarget(Protocol):
-    async def emit(self, event: str, data: Any, *, room: str, namespace: str) -> Any: ...
+    async def emit(self, event: str, data: Any, *, room: Any, namespace: str) -> Any: ...
 
 
 class Emitter:
     def __init__(self, target: EmitTarget) -> None:
         self._target = target
 
+    async def _emit(self, event: str, data: Any, room: str | list[str]) -> None:
+        try:
+            await self._target.emit(event, data, room=room, namespace="/")
+        except Exception:
+            log.warning("emit failed", extra={"event": event}, exc_info=True)
+
     async def to_user(self, user_id: uuid.UUID | str, event: str, data: Any) -> None:
-        await self._target.emit(event, data, room=user_room(user_id), namespace="/")
+        await self._emit(event, data, user_room(user_id))
+
+    async def to_users(self, user_ids: Iterable[uuid.UUID | str], event: str, data: Any) -> None:
+        rooms = [user_room(u) for u in user_ids]
+        for i in range(0, len(rooms), ROOMS_PER_MESSAGE):
+            await self._emit(event, data, rooms[i : i + ROOMS_PER_MESSAGE])
 
     async def to_post(self, post_id: uuid.UUID | str, event: str, data: Any) -> None:
-        await self._target.emit(event, data, room=post_room(post_id), namespace="/")
+        await self._emit(event, data, post_room(post_id))
 
     async def job_update(self, user_id: uuid.UUID | str | None, job: dict[str, Any]) -> None:
         if user_id is not None:
             await self.to_user(user_id, "job:update", job)
+
+    async def notification(self, user_id: uuid.UUID | str, note: dict[str, Any] | None) -> None:
+        if note is not None:
+            await self.to_user(user_id, "notification", note)
 
 
 def worker_emitter(redis_url: str, channel: str) -> Emitter:

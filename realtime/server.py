@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from typing import Any
 
 import socketio
@@ -12,8 +11,9 @@ from aiohttp import web
 from drape.settings import Settings
 from drape.tokens import InvalidToken, verify_access_token
 from realtime.emit import Emitter
+from realtime.handlers import register_handlers
 from realtime.rooms import user_room
-from server.context import SIO
+from server.context import POOL, SIO
 from server.metrics import SOCKETS_CONNECTED
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,11 @@ def setup_realtime(app: web.Application, settings: Settings) -> socketio.AsyncSe
             raise socketio.exceptions.ConnectionRefusedError(
                 "unauthorized: invalid token"
             ) from None
+        active = await app[POOL].fetchval(
+            "SELECT is_active FROM users WHERE id = $1", claims.user_id
+        )
+        if not active:
+            raise socketio.exceptions.ConnectionRefusedError("unauthorized: no such account")
         await sio.save_session(sid, {"user_id": str(claims.user_id)})
         await sio.enter_room(sid, user_room(claims.user_id))
         SOCKETS_CONNECTED.inc()
@@ -59,6 +64,7 @@ def setup_realtime(app: web.Application, settings: Settings) -> socketio.AsyncSe
     async def disconnect(sid: str, reason: Any = None) -> None:
         SOCKETS_CONNECTED.dec()
 
+    register_handlers(sio, app)
     sio.attach(app)
 
     async def stop(app: web.Application) -> None:
@@ -69,8 +75,3 @@ def setup_realtime(app: web.Application, settings: Settings) -> socketio.AsyncSe
 
     app.on_shutdown.append(stop)
     return sio
-
-
-async def session_user(sio: socketio.AsyncServer, sid: str) -> uuid.UUID:
-    session = await sio.get_session(sid)
-    return uuid.UUID(session["user_id"])

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack
@@ -28,6 +29,7 @@ from drape.tokens import issue_access_token
 from server.app import create_app
 from workers.main import worker_settings
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PG_ADMIN = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_BASE = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
 REDIS_DB = int(os.environ.get("TEST_REDIS_DB", "13"))
@@ -239,6 +241,58 @@ async def server(settings: Settings) -> AsyncIterator[RunningApp]:
     running = await start_app(settings)
     yield running
     await running.runner.cleanup()
+
+
+@pytest.fixture
+async def spawn_web(settings: Settings) -> AsyncIterator[Callable[[], Awaitable[str]]]:
+    """Start more web processes (`python -m server`) sharing this test's Postgres and Redis;
+    returns each one's base URL once it is ready."""
+    procs: list[asyncio.subprocess.Process] = []
+
+    async def spawn() -> str:
+        port = free_port()
+        env = {
+            **os.environ,
+            "PORT": str(port),
+            "PUBLIC_URL": f"http://127.0.0.1:{port}",
+            "DATABASE_URL": settings.database_url,
+            "REDIS_URL": settings.redis_url,
+            "OBJECT_STORE_URL": settings.object_store_url,
+            "JWT_SECRET": settings.jwt_secret,
+            "SOCKETIO_CHANNEL": settings.socketio_channel,
+            "LOG_LEVEL": "WARNING",
+            "DB_POOL_MIN": "1",
+            "DB_POOL_MAX": "4",
+            "PYTHONPATH": str(ROOT),
+        }
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "server",
+            env=env,
+            cwd=ROOT,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        procs.append(proc)
+        base = f"http://127.0.0.1:{port}"
+        async with aiohttp.ClientSession() as http:
+            for _ in range(200):
+                try:
+                    async with http.get(base + "/readyz") as r:
+                        if r.status == 200:
+                            return base
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.05)
+        raise RuntimeError("web process did not become ready")
+
+    yield spawn
+    for p in procs:
+        if p.returncode is None:
+            p.terminate()
+    for p in procs:
+        await p.wait()
 
 
 @pytest.fixture

@@ -14,6 +14,13 @@ from realtime.emit import worker_emitter
 from tests.conftest import Api, EventLog, RunningApp
 
 
+async def test_token_of_a_deleted_account_is_refused(
+    api: Api, sio_connect: Callable[..., Awaitable[socketio.AsyncClient]]
+) -> None:
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await sio_connect(api.token_for(uuid.uuid4()))
+
+
 async def test_connect_without_token_is_refused(
     sio_connect: Callable[..., Awaitable[socketio.AsyncClient]],
 ) -> None:
@@ -52,13 +59,13 @@ async def test_forged_tokens_are_refused(
 async def test_worker_emit_reaches_only_the_users_room(
     server: RunningApp, api: Api, sio_connect: Callable[..., Awaitable[socketio.AsyncClient]]
 ) -> None:
-    alice, bob = uuid.uuid4(), uuid.uuid4()
-    a = await sio_connect(api.token_for(alice))
-    b = await sio_connect(api.token_for(bob))
+    alice, bob = await api.register("alice"), await api.register("bob")
+    a = await sio_connect(alice.token)
+    b = await sio_connect(bob.token)
     a_log, b_log = EventLog(a, "job:update"), EventLog(b, "job:update")
 
     emitter = worker_emitter(server.settings.redis_url, server.settings.socketio_channel)
-    await emitter.job_update(alice, {"id": "j1", "status": "done"})
+    await emitter.job_update(alice.id, {"id": "j1", "status": "done"})
 
     assert (await a_log.wait_for(1))[0] == {"id": "j1", "status": "done"}
     await b.sleep(0.3)

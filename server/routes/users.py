@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from db import follows as db_follows
 from db import users as db_users
 from db.common import iso
 from drape import vocab
@@ -150,6 +151,10 @@ async def patch_me(request: web.Request, body: MeUpdate) -> web.Response:
     row = await db_users.update_user(request.app[POOL], user_id(request), changes)
     if row is None:
         raise not_found("user")
+    if changes.get("is_private") is False:
+        # Going public answers every waiting follow request with yes.
+        await db_follows.accept_all(request.app[POOL], row["id"])
+        row = await db_users.get_user(request.app[POOL], row["id"])
     return json_response(own_user(row))
 
 

@@ -1,0 +1,94 @@
+"""Notifications with a per-user, gap-free seq.
+
+The seq comes from the recipient's counter row, bumped in the caller's transaction: if that
+transaction rolls back, so does the bump, so seqs have no holes and a client can ask for
+"everything after N" and know it has all of it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import asyncpg
+
+from db.common import iso
+
+INSERT_NOTIFICATION = """
+WITH counter AS (
+    INSERT INTO notification_counters AS c (user_id, last_seq) VALUES ($1, 1)
+    ON CONFLICT (user_id) DO UPDATE SET last_seq = c.last_seq + 1
+    RETURNING last_seq
+)
+INSERT INTO notifications (user_id, seq, type, actor_id, post_id, comment_id)
+SELECT $1, counter.last_seq, $2, $3, $4, $5 FROM counter
+RETURNING user_id, seq, id, type, actor_id, post_id, comment_id, created_at
+"""
+
+
+async def notify(
+    conn: asyncpg.Connection,
+    *,
+    user_id: uuid.UUID,
+    type_: str,
+    actor: asyncpg.Record | dict[str, Any],
+    post_id: uuid.UUID | None = None,
+    comment_id: uuid.UUID | None = None,
+) -> dict[str, Any]:
+    """Store a notification inside the caller's transaction; returns it as clients see it."""
+    row = await conn.fetchrow(INSERT_NOTIFICATION, user_id, type_, actor["id"], post_id, comment_id)
+    return notification_json(row, actor_username=actor["username"])
+
+
+def notification_json(
+    row: asyncpg.Record | dict[str, Any], *, actor_username: str | None
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": str(row["id"]),
+        "seq": row["seq"],
+        "type": row["type"],
+        "actor": {"id": str(row["actor_id"]), "username": actor_username}
+        if row["actor_id"] is not None
+        else None,
+        "created_at": iso(row["created_at"]),
+    }
+    if row["post_id"] is not None:
+        out["post_id"] = str(row["post_id"])
+    if row["comment_id"] is not None:
+        out["comment_id"] = str(row["comment_id"])
+    return out
+
+
+SELECT_AFTER = """
+SELECT n.seq, n.id, n.type, n.actor_id, n.post_id, n.comment_id, n.created_at,
+       a.username AS actor_username
+FROM notifications n LEFT JOIN users a ON a.id = n.actor_id
+WHERE n.user_id = $1 AND n.seq > $2
+ORDER BY n.seq
+LIMIT $3
+"""
+
+
+async def after_seq(
+    conn: asyncpg.Connection | asyncpg.Pool, user_id: uuid.UUID, seq: int, limit: int
+) -> list[dict[str, Any]]:
+    rows = await conn.fetch(SELECT_AFTER, user_id, seq, limit)
+    return [notification_json(r, actor_username=r["actor_username"]) for r in rows]
+
+
+LAST_SEQ = "SELECT last_seq FROM notification_counters WHERE user_id = $1"
+
+
+async def last_seq(conn: asyncpg.Connection | asyncpg.Pool, user_id: uuid.UUID) -> int:
+    return int(await conn.fetchval(LAST_SEQ, user_id) or 0)
+
+
+async def page_after(
+    conn: asyncpg.Connection | asyncpg.Pool, user_id: uuid.UUID, seq: int, limit: int
+) -> dict[str, Any]:
+    """Shared by REST and the Socket.IO `sync` ack, so both answer with exactly the same rows."""
+    items = await after_seq(conn, user_id, seq, limit + 1)
+    more = len(items) > limit
+    items = items[:limit]
+    last = items[-1]["seq"] if items else seq
+    return {"items": items, "next_cursor": str(last) if more else None, "last_seq": last}

@@ -1,0 +1,326 @@
+"""Posts, likes and comments, with the feed. Counters live on the post row and change in the
+same transaction as the like or comment, so they stay exact under concurrency."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+
+from db import notifications
+from db.common import KEYSET_BOTTOM, KEYSET_TOP
+
+# Who may see an author's posts: everyone if the account is public; otherwise the author and
+# active followers. $1 is the viewer.
+VISIBLE = """
+(NOT u.is_private OR u.id = $1 OR EXISTS (
+    SELECT 1 FROM follows f
+    WHERE f.follower_id = $1 AND f.followee_id = u.id AND f.status = 'active'))
+"""
+
+POST_FIELDS = """
+p.id, p.caption, p.outfit_id, p.image_key, p.like_count, p.comment_count, p.created_at,
+p.author_id, u.username AS author_username, u.display_name AS author_display_name,
+u.avatar_url AS author_avatar_url,
+EXISTS (SELECT 1 FROM likes l WHERE l.post_id = p.id AND l.user_id = $1) AS liked_by_me
+"""
+
+
+INSERT_POST = """
+WITH p AS (
+    INSERT INTO posts (author_id, caption, outfit_id, image_key)
+    VALUES ($1, $2, $3, $4)
+    RETURNING id
+), bump AS (
+    UPDATE users SET post_count = post_count + 1 WHERE id = $1
+)
+SELECT id FROM p
+"""
+
+
+async def create_post(
+    pool: asyncpg.Pool,
+    *,
+    author_id: uuid.UUID,
+    caption: str,
+    outfit_id: uuid.UUID | None,
+    image_key: str | None,
+) -> asyncpg.Record:
+    async with pool.acquire() as conn, conn.transaction():
+        if outfit_id is not None:
+            owner = await conn.fetchval("SELECT owner_id FROM outfits WHERE id = $1", outfit_id)
+            if owner != author_id:
+                raise PermissionError("outfit_id")
+        post_id = await conn.fetchval(INSERT_POST, author_id, caption, outfit_id, image_key)
+        return await get_visible_post(conn, post_id, author_id)  # type: ignore[return-value]
+
+
+SELECT_VISIBLE_POST = f"""
+SELECT {POST_FIELDS}
+FROM posts p JOIN users u ON u.id = p.author_id
+WHERE p.id = $2 AND u.is_active AND {VISIBLE}
+"""
+
+
+async def get_visible_post(
+    conn: asyncpg.Connection | asyncpg.Pool, post_id: uuid.UUID, viewer: uuid.UUID
+) -> asyncpg.Record | None:
+    """The post if it exists and the viewer may see it; None either way otherwise, so a private
+    post's existence does not leak."""
+    return await conn.fetchrow(SELECT_VISIBLE_POST, viewer, post_id)
+
+
+SELECT_AUTHOR_POSTS = f"""
+SELECT {POST_FIELDS}
+FROM posts p JOIN users u ON u.id = p.author_id
+WHERE p.author_id = $2 AND (p.created_at, p.id) < ($3, $4)
+ORDER BY p.created_at DESC, p.id DESC
+LIMIT $5
+"""
+
+
+async def author_posts(
+    pool: asyncpg.Pool,
+    viewer: uuid.UUID,
+    author_id: uuid.UUID,
+    before: tuple[Any, Any] | None,
+    limit: int,
+) -> list[asyncpg.Record]:
+    created_at, post_id = before or KEYSET_TOP
+    return await pool.fetch(SELECT_AUTHOR_POSTS, viewer, author_id, created_at, post_id, limit)
+
+
+# One index probe per followed author (posts_author_timeline_idx), each taking at most `limit`
+# rows past the cursor, then a merge: the cost grows with the number of followees, not with
+# the size of the posts table.
+SELECT_FEED = f"""
+WITH authors AS (
+    SELECT followee_id AS id FROM follows WHERE follower_id = $1 AND status = 'active'
+    UNION ALL SELECT $1
+)
+SELECT {POST_FIELDS}
+FROM authors a
+CROSS JOIN LATERAL (
+    SELECT * FROM posts q
+    WHERE q.author_id = a.id AND (q.created_at, q.id) < ($2, $3)
+    ORDER BY q.created_at DESC, q.id DESC
+    LIMIT $4
+) p
+JOIN users u ON u.id = p.author_id
+WHERE u.is_active
+ORDER BY p.created_at DESC, p.id DESC
+LIMIT $4
+"""
+
+
+async def feed(
+    pool: asyncpg.Pool, viewer: uuid.UUID, before: tuple[Any, Any] | None, limit: int
+) -> list[asyncpg.Record]:
+    created_at, post_id = before or KEYSET_TOP
+    return await pool.fetch(SELECT_FEED, viewer, created_at, post_id, limit)
+
+
+DELETE_POST = """
+WITH d AS (DELETE FROM posts WHERE id = $1 AND author_id = $2 RETURNING author_id)
+UPDATE users SET post_count = greatest(post_count - 1, 0) WHERE id IN (SELECT author_id FROM d)
+RETURNING id
+"""
+
+
+async def delete_post(pool: asyncpg.Pool, post_id: uuid.UUID, author_id: uuid.UUID) -> bool:
+    return await pool.fetchval(DELETE_POST, post_id, author_id) is not None
+
+
+# Likes ------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Change:
+    """What a write changed, for the events sent after commit."""
+
+    post_id: uuid.UUID
+    author_id: uuid.UUID
+    like_count: int = 0
+    comment_count: int = 0
+    changed: bool = False
+    notification: dict[str, Any] | None = None
+    comment: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+LOCK_VISIBLE_POST = f"""
+SELECT p.id, p.author_id, p.like_count, p.comment_count
+FROM posts p JOIN users u ON u.id = p.author_id
+WHERE p.id = $2 AND u.is_active AND {VISIBLE}
+FOR UPDATE OF p
+"""
+
+INSERT_LIKE = """
+INSERT INTO likes (post_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1
+"""
+
+BUMP_LIKES = "UPDATE posts SET like_count = like_count + $2 WHERE id = $1 RETURNING like_count"
+
+DELETE_LIKE = "DELETE FROM likes WHERE post_id = $1 AND user_id = $2 RETURNING 1"
+
+
+async def like(pool: asyncpg.Pool, post_id: uuid.UUID, actor: asyncpg.Record) -> Change | None:
+    """Idempotent: liking twice changes nothing the second time. None if not visible."""
+    async with pool.acquire() as conn, conn.transaction():
+        post = await conn.fetchrow(LOCK_VISIBLE_POST, actor["id"], post_id)
+        if post is None:
+            return None
+        change = Change(
+            post_id=post_id,
+            author_id=post["author_id"],
+            like_count=post["like_count"],
+            comment_count=post["comment_count"],
+        )
+        if await conn.fetchval(INSERT_LIKE, post_id, actor["id"]) is None:
+            return change
+        change.changed = True
+        change.like_count = await conn.fetchval(BUMP_LIKES, post_id, 1)
+        if post["author_id"] != actor["id"]:
+            change.notification = await notifications.notify(
+                conn, user_id=post["author_id"], type_="like", actor=actor, post_id=post_id
+            )
+        return change
+
+
+async def unlike(pool: asyncpg.Pool, post_id: uuid.UUID, actor: asyncpg.Record) -> Change | None:
+    async with pool.acquire() as conn, conn.transaction():
+        post = await conn.fetchrow(LOCK_VISIBLE_POST, actor["id"], post_id)
+        if post is None:
+            return None
+        change = Change(
+            post_id=post_id,
+            author_id=post["author_id"],
+            like_count=post["like_count"],
+            comment_count=post["comment_count"],
+        )
+        if await conn.fetchval(DELETE_LIKE, post_id, actor["id"]) is None:
+            return change
+        change.changed = True
+        change.like_count = await conn.fetchval(BUMP_LIKES, post_id, -1)
+        return change
+
+
+# Comments ---------------------------------------------------------------------------------------
+
+COMMENT_FIELDS = """
+c.id, c.post_id, c.body, c.created_at, c.author_id, a.username AS author_username,
+a.avatar_url AS author_avatar_url
+"""
+
+INSERT_COMMENT = """
+INSERT INTO comments (post_id, author_id, body) VALUES ($1, $2, $3)
+RETURNING id, post_id, body, created_at, author_id
+"""
+
+BUMP_COMMENTS = """
+UPDATE posts SET comment_count = comment_count + $2 WHERE id = $1 RETURNING comment_count
+"""
+
+
+async def add_comment(
+    pool: asyncpg.Pool, post_id: uuid.UUID, actor: asyncpg.Record, body: str
+) -> Change | None:
+    async with pool.acquire() as conn, conn.transaction():
+        post = await conn.fetchrow(LOCK_VISIBLE_POST, actor["id"], post_id)
+        if post is None:
+            return None
+        row = await conn.fetchrow(INSERT_COMMENT, post_id, actor["id"], body)
+        change = Change(
+            post_id=post_id,
+            author_id=post["author_id"],
+            changed=True,
+            like_count=post["like_count"],
+        )
+        change.comment_count = await conn.fetchval(BUMP_COMMENTS, post_id, 1)
+        change.comment = {
+            **dict(row),
+            "author_username": actor["username"],
+            "author_avatar_url": actor["avatar_url"],
+        }
+        if post["author_id"] != actor["id"]:
+            change.notification = await notifications.notify(
+                conn,
+                user_id=post["author_id"],
+                type_="comment",
+                actor=actor,
+                post_id=post_id,
+                comment_id=row["id"],
+            )
+        return change
+
+
+SELECT_COMMENTS = f"""
+SELECT {COMMENT_FIELDS}
+FROM comments c JOIN users a ON a.id = c.author_id
+WHERE c.post_id = $1 AND (c.created_at, c.id) > ($2, $3)
+ORDER BY c.created_at, c.id
+LIMIT $4
+"""
+
+
+async def comments(
+    pool: asyncpg.Pool, post_id: uuid.UUID, after: tuple[Any, Any] | None, limit: int
+) -> list[asyncpg.Record]:
+    created_at, comment_id = after or KEYSET_BOTTOM
+    return await pool.fetch(SELECT_COMMENTS, post_id, created_at, comment_id, limit)
+
+
+LOCK_COMMENT = """
+SELECT c.id, c.post_id, c.author_id, p.author_id AS post_author_id
+FROM comments c JOIN posts p ON p.id = c.post_id
+WHERE c.id = $1
+FOR UPDATE OF p
+"""
+
+
+async def delete_comment(
+    pool: asyncpg.Pool, comment_id: uuid.UUID, actor_id: uuid.UUID
+) -> Change | bool | None:
+    """The comment's author and the post's owner may delete it. Returns None if there is no
+    such comment, False if the actor may not, else the change."""
+    async with pool.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(LOCK_COMMENT, comment_id)
+        if row is None:
+            return None
+        if actor_id not in (row["author_id"], row["post_author_id"]):
+            return False
+        await conn.execute("DELETE FROM comments WHERE id = $1", comment_id)
+        count = await conn.fetchval(BUMP_COMMENTS, row["post_id"], -1)
+        return Change(
+            post_id=row["post_id"],
+            author_id=row["post_author_id"],
+            changed=True,
+            comment_count=count,
+            extra={"comment_id": str(comment_id)},
+        )
+
+
+OUTFIT_SUMMARIES = """
+SELECT o.id, o.name,
+       coalesce(json_agg(json_build_object(
+           'garment_id', i.garment_id, 'slot', i.slot, 'position', i.position,
+           'name', g.name, 'category', g.category) ORDER BY i.position)
+         FILTER (WHERE i.garment_id IS NOT NULL), '[]') AS items
+FROM outfits o
+LEFT JOIN outfit_items i ON i.outfit_id = o.id
+LEFT JOIN garments g ON g.id = i.garment_id
+WHERE o.id = ANY($1::uuid[])
+GROUP BY o.id
+"""
+
+
+async def outfit_summaries(
+    conn: asyncpg.Connection | asyncpg.Pool, outfit_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, dict[str, Any]]:
+    """The outfits shown with a page of posts, in one query."""
+    if not outfit_ids:
+        return {}
+    rows = await conn.fetch(OUTFIT_SUMMARIES, outfit_ids)
+    return {r["id"]: {"id": str(r["id"]), "name": r["name"], "items": r["items"]} for r in rows}

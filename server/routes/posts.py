@@ -1,0 +1,342 @@
+"""Posts, likes, comments and the home feed."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+import asyncpg
+from aiohttp import web
+from pydantic import BaseModel, Field
+
+from db import follows as db_follows
+from db import posts as db_posts
+from db import users as db_users
+from db.common import encode_cursor, iso
+from drape.storage import ObjectStore
+from realtime.server import EMITTER
+from server.auth import user_id
+from server.context import POOL, STORE
+from server.errors import Problem, forbidden, invalid, not_found
+from server.openapi import endpoint
+from server.params import cursor_values, json_response, path_uuid
+from server.routes.users import Input
+
+
+class PostIn(Input):
+    caption: Annotated[str, Field(max_length=2200)] = ""
+    outfit_id: uuid.UUID | None = None
+
+
+class PageQuery(BaseModel):
+    limit: Annotated[int, Field(ge=1, le=100)] = 20
+    cursor: Annotated[str, Field(max_length=200)] | None = None
+
+
+class PostsQuery(PageQuery):
+    author: Annotated[str, Field(max_length=30)] | None = None
+
+
+class CommentIn(Input):
+    body: Annotated[str, Field(min_length=1, max_length=1000)]
+
+
+class Author(BaseModel):
+    id: str
+    username: str
+    display_name: str | None = None
+    avatar_url: str | None = None
+
+
+class OutfitSummary(BaseModel):
+    id: str
+    name: str
+    items: list[dict[str, Any]]
+
+
+class Post(BaseModel):
+    id: str
+    author: Author
+    caption: str
+    outfit: OutfitSummary | None
+    image_url: str | None
+    like_count: int
+    comment_count: int
+    liked_by_me: bool
+    created_at: str
+
+
+class PostPage(BaseModel):
+    items: list[Post]
+    next_cursor: str | None
+
+
+class Comment(BaseModel):
+    id: str
+    post_id: str
+    author: Author
+    body: str
+    created_at: str
+
+
+class CommentPage(BaseModel):
+    items: list[Comment]
+    next_cursor: str | None
+
+
+class LikeState(BaseModel):
+    post_id: str
+    liked: bool
+    like_count: int
+
+
+async def posts_json(
+    conn: asyncpg.Pool | asyncpg.Connection, store: ObjectStore, rows: list[asyncpg.Record]
+) -> list[dict[str, Any]]:
+    """A page of posts with their outfits, fetched together (no query per post)."""
+    outfits = await db_posts.outfit_summaries(
+        conn, list({r["outfit_id"] for r in rows if r["outfit_id"] is not None})
+    )
+    out = []
+    for r in rows:
+        out.append(
+            {
+                "id": str(r["id"]),
+                "author": {
+                    "id": str(r["author_id"]),
+                    "username": r["author_username"],
+                    "display_name": r["author_display_name"],
+                    "avatar_url": r["author_avatar_url"],
+                },
+                "caption": r["caption"],
+                "outfit": outfits.get(r["outfit_id"]) if r["outfit_id"] else None,
+                "image_url": await store.url(r["image_key"]) if r["image_key"] else None,
+                "like_count": r["like_count"],
+                "comment_count": r["comment_count"],
+                "liked_by_me": r["liked_by_me"],
+                "created_at": iso(r["created_at"]),
+            }
+        )
+    return out
+
+
+def comment_json(r: asyncpg.Record | dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": str(r["id"]),
+        "post_id": str(r["post_id"]),
+        "author": {
+            "id": str(r["author_id"]),
+            "username": r["author_username"],
+            "avatar_url": r["author_avatar_url"],
+        },
+        "body": r["body"],
+        "created_at": iso(r["created_at"]),
+    }
+
+
+def _next_cursor(rows: list[asyncpg.Record], limit: int) -> str | None:
+    if len(rows) < limit:
+        return None
+    return encode_cursor(rows[-1]["created_at"], rows[-1]["id"])
+
+
+async def _page(request: web.Request, rows: list[asyncpg.Record], limit: int) -> web.Response:
+    items = await posts_json(request.app[POOL], request.app[STORE], rows)
+    return json_response({"items": items, "next_cursor": _next_cursor(rows, limit)})
+
+
+async def _me(request: web.Request) -> asyncpg.Record:
+    me = await db_users.get_user(request.app[POOL], user_id(request))
+    if me is None or not me["is_active"]:
+        raise Problem(401, "This account no longer exists.")
+    return me
+
+
+@endpoint("Publish a post", tags=["social"], body=PostIn, response=Post, status=201)
+async def create_post(request: web.Request, body: PostIn) -> web.Response:
+    me = await _me(request)
+    try:
+        row = await db_posts.create_post(
+            request.app[POOL],
+            author_id=me["id"],
+            caption=body.caption,
+            outfit_id=body.outfit_id,
+            image_key=None,
+        )
+    except PermissionError:
+        raise invalid("outfit_id", "is not one of your outfits") from None
+    [post] = await posts_json(request.app[POOL], request.app[STORE], [row])
+    followers = await db_follows.follower_ids(request.app[POOL], me["id"])
+    await request.app[EMITTER].to_users(followers, "feed:post", {"post": post})
+    return json_response(post, 201)
+
+
+@endpoint(
+    "A user's posts (mine by default)",
+    tags=["social"],
+    query=PostsQuery,
+    response=PostPage,
+    errors=(403, 404),
+)
+async def list_posts(request: web.Request, query: PostsQuery) -> web.Response:
+    pool, viewer = request.app[POOL], user_id(request)
+    author = await db_users.get_by_username(pool, query.author) if query.author else None
+    if query.author and (author is None or not author["is_active"]):
+        raise not_found("user")
+    if author is not None and not await db_users.can_see_content(pool, viewer, author):
+        raise forbidden("This account is private; follow it to see its posts.")
+    before = cursor_values(query.cursor, datetime, uuid.UUID)
+    rows = await db_posts.author_posts(
+        pool, viewer, author["id"] if author else viewer, before, query.limit
+    )
+    return await _page(request, rows, query.limit)
+
+
+@endpoint("One post", tags=["social"], response=Post, errors=(404,))
+async def get_post(request: web.Request) -> web.Response:
+    row = await db_posts.get_visible_post(
+        request.app[POOL], path_uuid(request, "id", "post"), user_id(request)
+    )
+    if row is None:
+        raise not_found("post")
+    [post] = await posts_json(request.app[POOL], request.app[STORE], [row])
+    return json_response(post)
+
+
+@endpoint("Delete my post", tags=["social"], status=204, errors=(404,))
+async def delete_post(request: web.Request) -> web.Response:
+    if not await db_posts.delete_post(
+        request.app[POOL], path_uuid(request, "id", "post"), user_id(request)
+    ):
+        raise not_found("post")
+    return web.Response(status=204)
+
+
+@endpoint(
+    "My home feed: posts of the accounts I follow and mine, newest first",
+    tags=["social"],
+    query=PageQuery,
+    response=PostPage,
+)
+async def feed(request: web.Request, query: PageQuery) -> web.Response:
+    before = cursor_values(query.cursor, datetime, uuid.UUID)
+    rows = await db_posts.feed(request.app[POOL], user_id(request), before, query.limit)
+    return await _page(request, rows, query.limit)
+
+
+async def _like_response(
+    request: web.Request, change: db_posts.Change | None, me: asyncpg.Record, liked: bool
+) -> web.Response:
+    if change is None:
+        raise not_found("post")
+    if change.changed:
+        emitter = request.app[EMITTER]
+        await emitter.notification(change.author_id, change.notification)
+        actor = {"id": str(me["id"]), "username": me["username"]}
+        await emitter.to_post(
+            change.post_id,
+            "post:like",
+            {
+                "post_id": str(change.post_id),
+                "like_count": change.like_count,
+                "liked": liked,
+                "actor": actor,
+            },
+        )
+    return json_response(
+        {"post_id": str(change.post_id), "liked": liked, "like_count": change.like_count}
+    )
+
+
+@endpoint("Like a post (idempotent)", tags=["social"], response=LikeState, errors=(404,))
+async def like(request: web.Request) -> web.Response:
+    me = await _me(request)
+    change = await db_posts.like(request.app[POOL], path_uuid(request, "id", "post"), me)
+    return await _like_response(request, change, me, liked=True)
+
+
+@endpoint("Take back a like (idempotent)", tags=["social"], response=LikeState, errors=(404,))
+async def unlike(request: web.Request) -> web.Response:
+    me = await _me(request)
+    change = await db_posts.unlike(request.app[POOL], path_uuid(request, "id", "post"), me)
+    return await _like_response(request, change, me, liked=False)
+
+
+@endpoint(
+    "A post's comments, oldest first",
+    tags=["social"],
+    query=PageQuery,
+    response=CommentPage,
+    errors=(404,),
+)
+async def list_comments(request: web.Request, query: PageQuery) -> web.Response:
+    pool = request.app[POOL]
+    post_id = path_uuid(request, "id", "post")
+    if await db_posts.get_visible_post(pool, post_id, user_id(request)) is None:
+        raise not_found("post")
+    after = cursor_values(query.cursor, datetime, uuid.UUID)
+    rows = await db_posts.comments(pool, post_id, after, query.limit)
+    return json_response(
+        {"items": [comment_json(r) for r in rows], "next_cursor": _next_cursor(rows, query.limit)}
+    )
+
+
+@endpoint(
+    "Comment on a post",
+    tags=["social"],
+    body=CommentIn,
+    response=Comment,
+    status=201,
+    errors=(404,),
+)
+async def add_comment(request: web.Request, body: CommentIn) -> web.Response:
+    me = await _me(request)
+    text = body.body.strip()
+    if not text:
+        raise invalid("body", "must not be blank")
+    change = await db_posts.add_comment(
+        request.app[POOL], path_uuid(request, "id", "post"), me, text
+    )
+    if change is None or change.comment is None:
+        raise not_found("post")
+    comment = comment_json(change.comment)
+    emitter = request.app[EMITTER]
+    await emitter.notification(change.author_id, change.notification)
+    await emitter.to_post(
+        change.post_id,
+        "post:comment",
+        {
+            "post_id": str(change.post_id),
+            "comment": comment,
+            "comment_count": change.comment_count,
+        },
+    )
+    return json_response(comment, 201)
+
+
+@endpoint(
+    "Delete a comment (its author or the post's owner)",
+    tags=["social"],
+    status=204,
+    errors=(403, 404),
+)
+async def delete_comment(request: web.Request) -> web.Response:
+    result = await db_posts.delete_comment(
+        request.app[POOL], path_uuid(request, "id", "comment"), user_id(request)
+    )
+    if result is None:
+        raise not_found("comment")
+    if result is False:
+        raise forbidden("Only the comment's author or the post's owner may delete it.")
+    assert isinstance(result, db_posts.Change)
+    await request.app[EMITTER].to_post(
+        result.post_id,
+        "post:comment_deleted",
+        {
+            "post_id": str(result.post_id),
+            "comment_id": result.extra["comment_id"],
+            "comment_count": result.comment_count,
+        },
+    )
+    return web.Response(status=204)

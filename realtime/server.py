@@ -11,6 +11,7 @@ from aiohttp import web
 from drape.settings import Settings
 from drape.tokens import InvalidToken, verify_access_token
 from realtime.emit import Emitter
+from realtime.fanout import FanoutRedisManager, install
 from realtime.handlers import register_handlers
 from realtime.rooms import user_room
 from server.context import POOL, SIO
@@ -22,8 +23,8 @@ EMITTER = web.AppKey("emitter", Emitter)
 
 
 def create_sio(settings: Settings) -> socketio.AsyncServer:
-    manager = socketio.AsyncRedisManager(settings.redis_url, channel=settings.socketio_channel)
-    return socketio.AsyncServer(
+    manager = FanoutRedisManager(settings.redis_url, channel=settings.socketio_channel)
+    sio = socketio.AsyncServer(
         async_mode="aiohttp",
         client_manager=manager,
         cors_allowed_origins=list(settings.cors_origins) or "*",
@@ -33,6 +34,8 @@ def create_sio(settings: Settings) -> socketio.AsyncServer:
         logger=False,
         engineio_logger=False,
     )
+    install(sio)
+    return sio
 
 
 def setup_realtime(app: web.Application, settings: Settings) -> socketio.AsyncServer:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 
@@ -31,7 +32,14 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.extend([_postgres, _redis, _object_store, _http_client])
     setup_routes(app)
     setup_realtime(app, settings)
+    if settings.gc_freeze:
+        app.on_startup.append(_freeze_heap)
     return app
+
+
+async def _freeze_heap(app: web.Application) -> None:
+    gc.collect()
+    gc.freeze()
 
 
 async def _postgres(app: web.Application) -> AsyncIterator[None]:

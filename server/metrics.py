@@ -19,3 +19,8 @@ SOCKET_EVENTS = Counter(
     "drape_socket_events_total", "Socket.IO events received", ["event", "outcome"]
 )
 JOBS_ENQUEUED = Counter("drape_jobs_enqueued_total", "Background jobs enqueued", ["kind"])
+SOCKET_DELIVERIES = Counter(
+    "drape_socket_deliveries_total",
+    "Socket.IO broadcast deliveries, written directly or through the socket's queue",
+    ["path"],
+)

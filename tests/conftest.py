@@ -144,6 +144,7 @@ def settings(
         db_pool_min=1,
         db_pool_max=5,
         log_json=False,
+        gc_freeze=False,
     )
 
 

@@ -47,6 +47,14 @@ async def test_events_cross_processes_and_sync_recovers_what_was_missed(
     assert like["actor"]["username"] == "bob"
     comment = (await c_comments.wait_for(1))[0]
     assert comment["comment_count"] == 1 and comment["comment"]["body"] == "!"
+    # Room broadcasts were written straight to the idle WebSockets.
+    metrics = await (await bob_api.get("/metrics")).text()
+    direct = [
+        ln
+        for ln in metrics.splitlines()
+        if ln.startswith('drape_socket_deliveries_total{path="direct"}')
+    ]
+    assert direct and float(direct[0].split()[-1]) >= 2
 
     # Alice goes offline; Bob likes three times; Alice comes back and catches up exactly.
     last_seen = notes[-1]["seq"]

@@ -9,6 +9,7 @@ import asyncpg
 from arq.connections import ArqRedis
 
 from db.common import iso
+from drape.queue import wake
 
 JOB_COLUMNS = (
     "id, user_id, kind, status, progress, result, error, attempts, created_at, started_at, "
@@ -67,6 +68,7 @@ async def enqueue(
     job_id = str(row["id"])
     try:
         await arq.enqueue_job(function, job_id, _job_id=job_id, _defer_by=defer_by)
+        await wake(arq)
     except Exception as e:
         await mark_failed(pool, row["id"], f"could not enqueue: {type(e).__name__}")
         raise

@@ -29,3 +29,12 @@ async def create_queue(settings: Settings) -> ArqRedis:
         job_serializer=pack,
         job_deserializer=unpack,
     )
+
+
+def wake_channel(queue_name: str) -> str:
+    return f"{queue_name}:wake"
+
+
+async def wake(redis: ArqRedis, queue_name: str | None = None) -> None:
+    """Tell idle workers (workers.wake.WakeableWorker) that a job is waiting."""
+    await redis.publish(wake_channel(queue_name or redis.default_queue_name), b"1")

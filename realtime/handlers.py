@@ -12,11 +12,16 @@ from typing import Any
 import socketio
 from aiohttp import web
 
+from db import avatars as db_avatars
 from db import notifications as db_notifications
 from db import posts as db_posts
+from drape import avatar_live
+from drape.queue import wake
 from realtime.rooms import post_room
-from server.context import POOL
+from server.context import ARQ, POOL, REDIS, STORE
 from server.metrics import SOCKET_EVENTS
+from server.routes.avatars import avatar_json
+from workers.avatar import AvatarInputError, normalize_customization, validate_measurements
 
 MAX_POST_ROOMS = 200
 SYNC_LIMIT = 500
@@ -80,3 +85,73 @@ def register_handlers(sio: socketio.AsyncServer, app: web.Application) -> None:
         page = await db_notifications.page_after(app[POOL], await user_of(sid), after, SYNC_LIMIT)
         SOCKET_EVENTS.labels("sync", "ok").inc()
         return {"ok": True, **page}
+
+    @sio.on("avatar:session")
+    async def avatar_session(sid: str, data: Any = None) -> dict[str, Any]:
+        avatar_id = _uuid(data, "avatar_id")
+        if avatar_id is None:
+            return _error("invalid", "send {avatar_id: <uuid>}")
+        user = await user_of(sid)
+        row = await db_avatars.get_own(app[POOL], avatar_id, user)
+        if row is None:
+            SOCKET_EVENTS.labels("avatar:session", "refused").inc()
+            return _error("not_found", "no such avatar of yours")
+        async with sio.session(sid) as session:
+            session.setdefault("avatars", {})[str(avatar_id)] = row["revision"]
+        current = await avatar_live.latest(app[REDIS], avatar_id)
+        state = await avatar_json(row, app[STORE])
+        if current is not None and current[0] > row["revision"]:
+            state.update(current[1], revision=current[0])
+        SOCKET_EVENTS.labels("avatar:session", "ok").inc()
+        return {"ok": True, "avatar_id": str(avatar_id), **state}
+
+    @sio.on("avatar:set")
+    async def avatar_set(sid: str, data: Any = None) -> dict[str, Any]:
+        avatar_id = _uuid(data, "avatar_id")
+        if avatar_id is None:
+            return _error("invalid", "send {avatar_id, measurements?, customization?}")
+        session = await sio.get_session(sid)
+        floor = session.get("avatars", {}).get(str(avatar_id))
+        if floor is None:
+            return _error("no_session", "open it with avatar:session first")
+        changes_m, changes_c = data.get("measurements") or {}, data.get("customization") or {}
+        if not isinstance(changes_m, dict) or not isinstance(changes_c, dict):
+            return _error("invalid", "measurements and customization are objects")
+        redis = app[REDIS]
+        current = await avatar_live.latest(redis, avatar_id)
+        if current is None:
+            row = await db_avatars.get_own(app[POOL], avatar_id, uuid.UUID(session["user_id"]))
+            if row is None:
+                return _error("not_found", "no such avatar of yours")
+            base = {"measurements": row["measurements"], "customization": row["customization"]}
+        else:
+            base = current[1]
+        try:
+            custom = normalize_customization({**base["customization"], **changes_c})
+            measurements = validate_measurements({**base["measurements"], **changes_m}, custom)
+        except AvatarInputError as e:
+            SOCKET_EVENTS.labels("avatar:set", "invalid").inc()
+            return {
+                "ok": False,
+                "error": {"code": "invalid", "message": str(e)},
+                "errors": e.as_problem_errors(),
+            }
+        revision = await avatar_live.next_revision(redis, avatar_id, floor)
+        await avatar_live.store(
+            redis, avatar_id, revision, {"measurements": measurements, "customization": custom}
+        )
+        arq = app[ARQ]
+        await arq.enqueue_job(
+            "avatar_live", str(avatar_id), revision, _job_id=f"avatar-live:{avatar_id}:{revision}"
+        )
+        await arq.enqueue_job(
+            "avatar_commit",
+            str(avatar_id),
+            revision,
+            session["user_id"],
+            _job_id=f"avatar-commit:{avatar_id}:{revision}",
+            _defer_by=avatar_live.COMMIT_AFTER,
+        )
+        await wake(arq)
+        SOCKET_EVENTS.labels("avatar:set", "ok").inc()
+        return {"ok": True, "avatar_id": str(avatar_id), "revision": revision}

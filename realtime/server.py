@@ -14,12 +14,10 @@ from realtime.emit import Emitter
 from realtime.fanout import FanoutRedisManager, install
 from realtime.handlers import register_handlers
 from realtime.rooms import user_room
-from server.context import POOL, SIO
+from server.context import EMITTER, POOL, SIO
 from server.metrics import SOCKETS_CONNECTED
 
 log = logging.getLogger(__name__)
-
-EMITTER = web.AppKey("emitter", Emitter)
 
 
 def create_sio(settings: Settings) -> socketio.AsyncServer:

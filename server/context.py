@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 
 from drape.settings import Settings
 from drape.storage import ObjectStore
+from realtime.emit import Emitter
 from server.firebase import FirebaseVerifier
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -21,3 +22,4 @@ STORE = web.AppKey("store", ObjectStore)  # type: ignore[type-abstract]
 SIO = web.AppKey("sio", socketio.AsyncServer)
 HTTP = web.AppKey("http", aiohttp.ClientSession)
 FIREBASE = web.AppKey("firebase", FirebaseVerifier)
+EMITTER = web.AppKey("emitter", Emitter)

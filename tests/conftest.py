@@ -5,6 +5,7 @@ burst arq workers."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import sys
@@ -341,6 +342,20 @@ async def run_jobs(settings: Settings) -> AsyncIterator[Callable[[], Awaitable[i
 
         yield run
         await stack.aclose()
+
+
+@pytest.fixture
+async def live_worker(settings: Settings) -> AsyncIterator[Worker]:
+    """A long-running worker (woken on enqueue), as in production, for the test's duration."""
+    from workers.wake import WakeableWorker
+
+    worker = WakeableWorker(**worker_settings(settings), handle_signals=False)
+    task = asyncio.create_task(worker.async_run())
+    yield worker
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await worker.close()
 
 
 class EventLog:

@@ -7,7 +7,7 @@ import os
 from contextlib import AsyncExitStack
 from typing import Any
 
-from arq import cron
+from arq import cron, func
 from arq.connections import RedisSettings
 
 from db.pool import create_pool
@@ -15,13 +15,24 @@ from drape.queue import pack, redis_settings, unpack
 from drape.settings import Settings
 from drape.storage import open_store
 from realtime.emit import worker_emitter
-from workers import maintenance
+from workers import ai, avatars, maintenance, wardrobe
 
 log = logging.getLogger(__name__)
 
 
-FUNCTIONS = [maintenance.prune_expired]
-CRON_JOBS = [cron(maintenance.nightly_prune, hour={3}, minute={17}, run_at_startup=False)]
+FUNCTIONS = [
+    maintenance.prune_expired,
+    wardrobe.garment_colors,
+    ai.recommend,
+    ai.style_analysis,
+    avatars.avatar_build,
+    func(avatars.avatar_live, keep_result=0, max_tries=1, timeout=10),
+    func(avatars.avatar_commit, keep_result=0, timeout=30),
+]
+CRON_JOBS = [
+    cron(maintenance.nightly_prune, hour={3}, minute={17}, run_at_startup=False),
+    cron(ai.nightly_analyses, hour={4}, minute={7}, run_at_startup=False),
+]
 
 
 async def startup(ctx: dict[str, Any]) -> None:

@@ -4,7 +4,20 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from server.routes import auth, follows, jobs, notifications, objects, posts, service, users
+from server.routes import (
+    ai,
+    auth,
+    avatars,
+    follows,
+    garments,
+    jobs,
+    notifications,
+    objects,
+    outfits,
+    posts,
+    service,
+    users,
+)
 
 
 def setup_routes(app: web.Application) -> None:
@@ -50,6 +63,46 @@ def setup_routes(app: web.Application) -> None:
     r.add_post("/v1/me/follow-requests/{id}/accept", follows.accept_request, name="follow_accept")
     r.add_post("/v1/me/follow-requests/{id}/reject", follows.reject_request, name="follow_reject")
     r.add_get("/v1/notifications", notifications.list_notifications, name="notifications")
+
+    # wardrobe
+    r.add_get("/v1/garments", garments.list_garments, name="garments")
+    r.add_post("/v1/garments", garments.create_garment, name="garment_create")
+    r.add_get("/v1/garments/{id}", garments.get_garment, name="garment")
+    r.add_patch("/v1/garments/{id}", garments.patch_garment, name="garment_update")
+    r.add_delete("/v1/garments/{id}", garments.delete_garment, name="garment_delete")
+    r.add_post("/v1/garments/{id}/image", garments.start_image, name="garment_image")
+    r.add_post(
+        "/v1/garments/{id}/image/complete", garments.complete_image, name="garment_image_complete"
+    )
+    r.add_delete("/v1/garments/{id}/image", garments.delete_image, name="garment_image_delete")
+    r.add_get("/v1/outfits", outfits.list_outfits, name="outfits")
+    r.add_post("/v1/outfits", outfits.create_outfit, name="outfit_create")
+    r.add_get("/v1/outfits/{id}", outfits.get_outfit, name="outfit")
+    r.add_patch("/v1/outfits/{id}", outfits.patch_outfit, name="outfit_update")
+    r.add_delete("/v1/outfits/{id}", outfits.delete_outfit, name="outfit_delete")
+    r.add_post("/v1/outfits/{id}/worn", outfits.wear_outfit, name="outfit_worn")
+    r.add_post("/v1/outfits/{id}/cover", outfits.start_cover, name="outfit_cover")
+    r.add_post(
+        "/v1/outfits/{id}/cover/complete", outfits.complete_cover, name="outfit_cover_complete"
+    )
+    r.add_delete("/v1/outfits/{id}/cover", outfits.delete_cover, name="outfit_cover_delete")
+
+    # ai
+    r.add_post("/v1/recommendations", ai.create_recommendations, name="recommendations_create")
+    r.add_get("/v1/recommendations", ai.list_recommendations, name="recommendations")
+    r.add_post(
+        "/v1/recommendations/{id}/feedback", ai.recommendation_feedback,
+        name="recommendation_feedback",
+    )
+    r.add_post("/v1/style-analysis", ai.create_style_analysis, name="style_analysis_create")
+    r.add_get("/v1/style-analysis/latest", ai.latest_style_analysis, name="style_analysis")
+
+    # avatar
+    r.add_post("/v1/avatars", avatars.create_avatar, name="avatar_create")
+    r.add_get("/v1/avatars/{id}", avatars.get_avatar, name="avatar")
+    r.add_patch("/v1/avatars/{id}", avatars.patch_avatar, name="avatar_update")
+    r.add_post("/v1/avatars/{id}/rebuild", avatars.rebuild_avatar, name="avatar_rebuild")
+    r.add_get("/v1/me/avatar", avatars.my_avatar, name="me_avatar")
 
     r.add_get("/v1/jobs/{id}", jobs.get_job, name="job")
 

@@ -15,9 +15,8 @@ from db import posts as db_posts
 from db import users as db_users
 from db.common import encode_cursor, iso
 from drape.storage import ObjectStore
-from realtime.server import EMITTER
 from server.auth import user_id
-from server.context import POOL, STORE
+from server.context import EMITTER, POOL, STORE
 from server.errors import Problem, forbidden, invalid, not_found
 from server.openapi import endpoint
 from server.params import cursor_values, json_response, path_uuid

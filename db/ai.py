@@ -1,0 +1,177 @@
+"""AIRecommendation and StyleAnalysis rows, and the wardrobe data the AI jobs read."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import asyncpg
+
+GARMENTS_FOR_AI = """
+SELECT id::text, category, subcategory, colors, pattern, material, formality, warmth, seasons,
+       tags, price::float8 AS price, wear_count, last_worn_at, created_at
+FROM garments WHERE owner_id = $1 AND NOT is_archived
+"""
+
+
+async def wardrobe(conn: asyncpg.Connection | asyncpg.Pool, user_id: uuid.UUID) -> list[dict[str, Any]]:
+    return [dict(r) for r in await conn.fetch(GARMENTS_FOR_AI, user_id)]
+
+
+STYLE_PROFILE = """
+SELECT preferred_styles, preferred_colors, avoided_colors, fit, budget_min::float8 AS budget_min,
+       budget_max::float8 AS budget_max, occasions, body_shape
+FROM style_profiles WHERE user_id = $1
+"""
+
+
+async def style_profile(conn: asyncpg.Connection | asyncpg.Pool, user_id: uuid.UUID) -> dict[str, Any]:
+    row = await conn.fetchrow(STYLE_PROFILE, user_id)
+    return dict(row) if row else {}
+
+
+# Garments the user showed a liking for: in outfits they marked favourite, or in recommended
+# outfits they liked or wore.
+LIKED_GARMENTS = """
+SELECT i.garment_id::text FROM outfits o JOIN outfit_items i ON i.outfit_id = o.id
+WHERE o.owner_id = $1 AND o.is_favorite
+UNION
+SELECT item->>'garment_id' FROM ai_recommendations r, jsonb_array_elements(r.items) item
+WHERE r.user_id = $1 AND r.kind = 'outfit' AND r.feedback IN ('liked', 'worn')
+"""
+
+RECENTLY_WORN = """
+SELECT id::text FROM garments
+WHERE owner_id = $1 AND last_worn_at > now() - make_interval(days => $2)
+"""
+
+# The outfits of the last few recommendation batches, so a new batch does not repeat them.
+# The batch being (re)computed is not one of them: a job that runs again must give its result.
+RECENTLY_SHOWN = """
+SELECT items FROM ai_recommendations
+WHERE user_id = $1 AND kind = 'outfit' AND batch_id IN (
+    SELECT batch_id FROM ai_recommendations
+    WHERE user_id = $1 AND kind = 'outfit' AND batch_id <> $3
+    GROUP BY batch_id ORDER BY max(created_at) DESC LIMIT $2)
+"""
+
+
+async def taste(
+    conn: asyncpg.Connection | asyncpg.Pool, user_id: uuid.UUID, *, batch_id: uuid.UUID,
+    worn_days: int = 3, shown_batches: int = 2,
+) -> tuple[set[str], set[str], set[frozenset[str]]]:
+    """(liked garment ids, recently worn garment ids, recently shown outfits)."""
+    liked = {r[0] for r in await conn.fetch(LIKED_GARMENTS, user_id)}
+    worn = {r[0] for r in await conn.fetch(RECENTLY_WORN, user_id, worn_days)}
+    shown = {
+        frozenset(i["garment_id"] for i in r["items"])
+        for r in await conn.fetch(RECENTLY_SHOWN, user_id, shown_batches, batch_id)
+    }
+    return liked, worn, shown
+
+
+DELETE_BATCH = "DELETE FROM ai_recommendations WHERE batch_id = $1"
+
+INSERT_RECOMMENDATION = """
+INSERT INTO ai_recommendations
+    (user_id, job_id, batch_id, kind, rank, occasion, weather, items, target_id, score, terms,
+     explanation)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+"""
+
+
+async def save_batch(
+    pool: asyncpg.Pool,
+    *,
+    user_id: uuid.UUID,
+    job_id: uuid.UUID,
+    kind: str,
+    occasion: str | None,
+    weather: dict[str, Any] | None,
+    rows: list[dict[str, Any]],
+) -> None:
+    """One batch per job: a job that runs again replaces its own batch, never adds a second."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(DELETE_BATCH, job_id)
+        await conn.executemany(INSERT_RECOMMENDATION, [
+            (user_id, job_id, job_id, kind, rank, occasion, weather, r.get("items", []),
+             r.get("target_id"), r["score"], r.get("terms", {}), r.get("explanation", ""))
+            for rank, r in enumerate(rows)
+        ])
+
+
+LATEST_BATCH = """
+SELECT id, batch_id, kind, rank, occasion, weather, items, target_id, score, terms, explanation,
+       feedback, created_at
+FROM ai_recommendations
+WHERE user_id = $1 AND kind = $2 AND batch_id = (
+    SELECT batch_id FROM ai_recommendations WHERE user_id = $1 AND kind = $2
+    ORDER BY created_at DESC LIMIT 1)
+ORDER BY rank
+"""
+
+
+async def latest_batch(pool: asyncpg.Pool, user_id: uuid.UUID, kind: str) -> list[asyncpg.Record]:
+    return await pool.fetch(LATEST_BATCH, user_id, kind)
+
+
+SET_FEEDBACK = """
+UPDATE ai_recommendations SET feedback = $3 WHERE id = $1 AND user_id = $2 RETURNING id
+"""
+
+
+async def set_feedback(
+    pool: asyncpg.Pool, rec_id: uuid.UUID, user_id: uuid.UUID, feedback: str
+) -> bool:
+    return await pool.fetchval(SET_FEEDBACK, rec_id, user_id, feedback) is not None
+
+
+UPSERT_ANALYSIS = """
+INSERT INTO style_analyses
+    (user_id, job_id, garment_count, palette, category_distribution, formality_distribution,
+     season_coverage, archetypes, versatility, wear_stats, gaps, summary)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+ON CONFLICT (job_id) DO UPDATE SET
+    garment_count = EXCLUDED.garment_count, palette = EXCLUDED.palette,
+    category_distribution = EXCLUDED.category_distribution,
+    formality_distribution = EXCLUDED.formality_distribution,
+    season_coverage = EXCLUDED.season_coverage, archetypes = EXCLUDED.archetypes,
+    versatility = EXCLUDED.versatility, wear_stats = EXCLUDED.wear_stats, gaps = EXCLUDED.gaps,
+    summary = EXCLUDED.summary, created_at = now()
+RETURNING id
+"""
+
+
+async def save_analysis(
+    pool: asyncpg.Pool, *, user_id: uuid.UUID, job_id: uuid.UUID, analysis: dict[str, Any],
+    summary: str,
+) -> uuid.UUID:
+    a = analysis
+    return await pool.fetchval(
+        UPSERT_ANALYSIS, user_id, job_id, a["garment_count"], a["palette"],
+        {"categories": a["categories"], "slots": a["slots"]}, a["formality"], a["seasons"],
+        a["styles"], {"outfits": a["outfits"], "garments": a["versatility"]},
+        {"wear": a["wear"], "worn_outfits": a["worn_outfits"]}, a["gaps"], summary,
+    )
+
+
+LATEST_ANALYSIS = """
+SELECT id, job_id, garment_count, palette, category_distribution, formality_distribution,
+       season_coverage, archetypes, versatility, wear_stats, gaps, summary, created_at
+FROM style_analyses WHERE user_id = $1 ORDER BY created_at DESC LIMIT 1
+"""
+
+
+async def latest_analysis(pool: asyncpg.Pool, user_id: uuid.UUID) -> asyncpg.Record | None:
+    return await pool.fetchrow(LATEST_ANALYSIS, user_id)
+
+
+ACTIVE_USERS = """
+SELECT id FROM users
+WHERE is_active AND last_login_at > now() - make_interval(days => $1)
+  AND EXISTS (SELECT 1 FROM garments g WHERE g.owner_id = users.id)
+"""
+
+
+async def active_users(pool: asyncpg.Pool, days: int = 7) -> list[uuid.UUID]:
+    return [r["id"] for r in await pool.fetch(ACTIVE_USERS, days)]

@@ -1,0 +1,131 @@
+"""Outfit recommendations and style analysis: asked for here, computed by workers."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import asyncpg
+from aiohttp import web
+from pydantic import BaseModel, Field
+
+from db import ai as db_ai
+from db import jobs as db_jobs
+from db.common import iso
+from server.auth import user_id
+from server.context import ARQ, POOL
+from server.errors import not_found
+from server.metrics import JOBS_ENQUEUED
+from server.openapi import endpoint
+from server.params import json_response, path_uuid
+from server.routes.jobs import Job
+from server.routes.users import Input
+from workers.recommend.taxonomy import OCCASIONS
+
+Occasion = Literal[tuple(OCCASIONS)]  # type: ignore[valid-type]
+
+
+class Weather(Input):
+    temperature_c: Annotated[float, Field(ge=-60, le=60)]
+    precipitation_mm: Annotated[float, Field(ge=0, le=500)] = 0
+    wind_kmh: Annotated[float, Field(ge=0, le=300)] = 0
+
+
+class RecommendIn(Input):
+    occasion: Occasion | None = None
+    weather: Weather | None = None
+    count: Annotated[int, Field(ge=1, le=30)] = 10
+
+
+class Accepted(BaseModel):
+    job: Job
+
+
+class Recommendation(BaseModel):
+    id: str
+    rank: int
+    items: list[dict[str, Any]]
+    score: float
+    terms: dict[str, float]
+    explanation: str
+    occasion: str | None
+    weather: dict[str, Any] | None
+    feedback: str | None
+    created_at: str
+
+
+class RecommendationList(BaseModel):
+    items: list[Recommendation]
+    batch_id: str | None
+
+
+class FeedbackIn(Input):
+    feedback: Literal["liked", "dismissed", "worn"]
+
+
+class StyleAnalysis(BaseModel):
+    id: str
+    garment_count: int
+    palette: dict[str, Any]
+    category_distribution: dict[str, Any]
+    formality_distribution: dict[str, Any]
+    season_coverage: dict[str, Any]
+    archetypes: dict[str, Any]
+    versatility: dict[str, Any]
+    wear_stats: dict[str, Any]
+    gaps: dict[str, Any]
+    summary: str
+    created_at: str
+
+
+async def enqueue_for(
+    request: web.Request, function: str, args: dict[str, Any], dedupe_key: str | None = None
+) -> web.Response:
+    row = await db_jobs.enqueue(
+        request.app[POOL], request.app[ARQ], function=function, kind=function,
+        user_id=user_id(request), args=args, dedupe_key=dedupe_key,
+    )
+    JOBS_ENQUEUED.labels(function).inc()
+    return json_response({"job": db_jobs.job_json(row)}, 202)
+
+
+@endpoint("Ask for outfit recommendations from my wardrobe", tags=["ai"], body=RecommendIn,
+          response=Accepted, status=202)
+async def create_recommendations(request: web.Request, body: RecommendIn) -> web.Response:
+    return await enqueue_for(request, "recommend", body.model_dump(mode="json"))
+
+
+def recommendation_json(r: asyncpg.Record) -> dict[str, Any]:
+    return {"id": str(r["id"]), "rank": r["rank"], "items": r["items"], "score": r["score"],
+            "terms": r["terms"], "explanation": r["explanation"], "occasion": r["occasion"],
+            "weather": r["weather"], "feedback": r["feedback"], "created_at": iso(r["created_at"])}
+
+
+@endpoint("My latest outfit recommendations", tags=["ai"], response=RecommendationList)
+async def list_recommendations(request: web.Request) -> web.Response:
+    rows = await db_ai.latest_batch(request.app[POOL], user_id(request), "outfit")
+    return json_response({"items": [recommendation_json(r) for r in rows],
+                          "batch_id": str(rows[0]["batch_id"]) if rows else None})
+
+
+@endpoint("Tell how a recommendation landed (liked, dismissed, worn)", tags=["ai"],
+          body=FeedbackIn, status=204, errors=(404,))
+async def recommendation_feedback(request: web.Request, body: FeedbackIn) -> web.Response:
+    rec = path_uuid(request, "id", "recommendation")
+    if not await db_ai.set_feedback(request.app[POOL], rec, user_id(request), body.feedback):
+        raise not_found("recommendation")
+    return web.Response(status=204)
+
+
+@endpoint("Analyse my wardrobe", tags=["ai"], response=Accepted, status=202)
+async def create_style_analysis(request: web.Request) -> web.Response:
+    uid = user_id(request)
+    return await enqueue_for(request, "style_analysis", {}, dedupe_key=f"style_analysis:{uid}")
+
+
+@endpoint("My latest style analysis", tags=["ai"], response=StyleAnalysis, errors=(404,))
+async def latest_style_analysis(request: web.Request) -> web.Response:
+    row = await db_ai.latest_analysis(request.app[POOL], user_id(request))
+    if row is None:
+        raise not_found("style analysis")
+    out = {k: row[k] for k in StyleAnalysis.model_fields if k not in {"id", "created_at"}}
+    return json_response({**out, "id": str(row["id"]), "created_at": iso(row["created_at"])})

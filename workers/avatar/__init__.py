@@ -1,0 +1,37 @@
+"""Parametric human body: measurements -> fitted, measured, skinned GLB with morph targets.
+
+Pure numerics, no I/O. Entry points:
+- build_avatar(measurements, customization) -> AvatarBuild
+- validate_measurements(measurements, customization) -> dict (cm, defaults filled)
+- live_state(base_params, measurements, customization) -> (morph weights, measured cm)
+"""
+
+from workers.avatar.build import SLIDERS, AvatarBuild, build_avatar
+from workers.avatar.fit import FitError
+from workers.avatar.inputs import (
+    DEFAULT_CUSTOMIZATION,
+    MEASUREMENT_NAMES,
+    MEASUREMENT_RANGES,
+    AvatarInputError,
+    ImplausibleMeasurements,
+    InvalidCustomization,
+    normalize_customization,
+    validate_measurements,
+)
+from workers.avatar.live import live_state
+
+__all__ = [
+    "DEFAULT_CUSTOMIZATION",
+    "MEASUREMENT_NAMES",
+    "MEASUREMENT_RANGES",
+    "SLIDERS",
+    "AvatarBuild",
+    "AvatarInputError",
+    "FitError",
+    "ImplausibleMeasurements",
+    "InvalidCustomization",
+    "build_avatar",
+    "live_state",
+    "normalize_customization",
+    "validate_measurements",
+]

@@ -1,0 +1,157 @@
+"""Front and side views of the body as one PNG: a numpy z-buffer rasteriser with Lambert shading.
+
+Triangles are a few pixels wide at this size, so all of them are scan-converted at once: each is
+expanded into the pixel rows it covers, each row into the pixel centres of its span, in
+vectorised passes, and the z-buffer is resolved with a single `np.minimum.at` over
+(depth, candidate) keys. The image is rendered at 2x and box-filtered down.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image
+
+BACKGROUND = np.array([241, 242, 245], dtype=np.float64)
+SUPERSAMPLE = 2
+MARGIN = 0.04  # of the image height, above and below the body
+
+
+def hex_to_rgb(colour: str) -> np.ndarray:
+    """'#rrggbb' -> sRGB floats in [0, 1]."""
+    return np.array([int(colour[i : i + 2], 16) for i in (1, 3, 5)], dtype=np.float64) / 255.0
+
+
+def srgb_to_linear(c: np.ndarray) -> np.ndarray:
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
+def linear_to_srgb(c: np.ndarray) -> np.ndarray:
+    c = np.clip(c, 0.0, 1.0)
+    return np.where(c <= 0.0031308, c * 12.92, 1.055 * c ** (1 / 2.4) - 0.055)
+
+
+def vertex_normals(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Area-weighted unit vertex normals."""
+    tri = verts[faces]
+    fn = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    n = np.zeros_like(verts)
+    for k in range(3):
+        n += np.stack([np.bincount(faces[:, k], fn[:, i], len(verts)) for i in range(3)], axis=1)
+    return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
+
+
+def _expand(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For counts [2, 3]: owner [0, 0, 1, 1, 1] and rank within owner [0, 1, 0, 1, 2]."""
+    owner = np.repeat(np.arange(len(counts), dtype=np.int32), counts)
+    rank = np.arange(len(owner), dtype=np.int32) - np.repeat(np.cumsum(counts) - counts, counts)
+    return owner, rank
+
+
+def _rasterise(
+    xy: np.ndarray, depth: np.ndarray, shade: np.ndarray, faces: np.ndarray, w: int, h: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Gouraud-shaded intensity image (h, w) and coverage mask; larger depth is nearer.
+
+    Triangles -> pixel rows they cover -> the pixel centres inside each row's span; every
+    candidate then takes its depth and shade from the triangle's plane equations.
+    """
+    a, b, c = xy[faces[:, 0]], xy[faces[:, 1]], xy[faces[:, 2]]
+    area = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
+    # Screen y points down, so faces wound counter-clockwise seen from the camera have area < 0.
+    front = area < -1e-9
+    faces, a, b, c, area = faces[front], a[front], b[front], c[front], area[front]
+
+    # Rows: pixel centres y0 + 0.5 ... y1 + 0.5 inside the triangle's vertical extent.
+    ys = np.stack([a[:, 1], b[:, 1], c[:, 1]], axis=1)
+    y0 = np.clip(np.ceil(ys.min(axis=1) - 0.5), 0, h).astype(np.int32)
+    y1 = np.clip(np.floor(ys.max(axis=1) - 0.5), -1, h - 1).astype(np.int32)
+    row_tri, row_rank = _expand(np.maximum(y1 - y0 + 1, 0))
+    row_y = y0[row_tri] + row_rank
+    yc = row_y + 0.5
+    # Span of each row: where the scanline crosses the three edges.
+    lo = np.full(len(row_tri), np.inf)
+    hi = np.full(len(row_tri), -np.inf)
+    for p, q in ((a, b), (b, c), (c, a)):
+        py, qy = p[row_tri, 1], q[row_tri, 1]
+        on = (np.minimum(py, qy) <= yc) & (yc <= np.maximum(py, qy)) & (py != qy)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x = p[row_tri, 0] + (yc - py) * (q[row_tri, 0] - p[row_tri, 0]) / (qy - py)
+        lo = np.where(on, np.minimum(lo, x), lo)
+        hi = np.where(on, np.maximum(hi, x), hi)
+    x0 = np.clip(np.ceil(lo - 0.5), 0, w)
+    x1 = np.clip(np.floor(hi - 0.5), -1, w - 1)
+    span = np.where(np.isfinite(x0) & np.isfinite(x1), x1 - x0 + 1, 0).clip(0).astype(np.int32)
+    cand_row, cand_rank = _expand(span)
+    px = x0.astype(np.int32)[cand_row] + cand_rank
+    tri = row_tri[cand_row]
+    py = row_y[cand_row]
+
+    # Depth and shade as planes over the screen: value = u * x + v * y + k per triangle.
+    inv = 1.0 / area
+    out = []
+    for values in (depth, shade):
+        va, vb, vc = values[faces[:, 0]], values[faces[:, 1]], values[faces[:, 2]]
+        u = ((vb - va) * (c[:, 1] - a[:, 1]) - (vc - va) * (b[:, 1] - a[:, 1])) * inv
+        v = ((vc - va) * (b[:, 0] - a[:, 0]) - (vb - va) * (c[:, 0] - a[:, 0])) * inv
+        k = va - u * a[:, 0] - v * a[:, 1]
+        out.append(u[tri] * (px + 0.5) + v[tri] * (py + 0.5) + k[tri])
+    z, s = out
+
+    # Nearest candidate per pixel: minimise (quantised distance, candidate index) packed in int64.
+    zq = ((z.max() - z) / max(float(np.ptp(z)), 1e-9) * (2**30 - 1)).astype(np.int64)
+    key = (zq << 24) | np.arange(len(z), dtype=np.int64)
+    none = np.iinfo(np.int64).max
+    buf = np.full(w * h, none, dtype=np.int64)
+    np.minimum.at(buf, py * w + px, key)
+    hit = buf != none
+    image = np.zeros(w * h, dtype=np.float32)
+    image[hit] = s[buf[hit] & ((1 << 24) - 1)]
+    return image.reshape(h, w), hit.reshape(h, w)
+
+
+def render_preview(
+    verts: np.ndarray, faces: np.ndarray, skin_tone: str, size: tuple[int, int] = (512, 512)
+) -> bytes:
+    """PNG bytes: the body seen from the front (left) and from its right side (right)."""
+    width, height = size
+    ss = SUPERSAMPLE
+    normals = vertex_normals(verts, faces)
+    # Views: (screen x, depth towards the camera) as linear maps of (x, z).
+    views = [
+        (verts[:, 0], verts[:, 2], normals[:, [0, 1, 2]]),  # from +z
+        (verts[:, 2], -verts[:, 0], np.stack([normals[:, 2], normals[:, 1], -normals[:, 0]], 1)),
+    ]
+    extents = [float(np.ptp(sx)) for sx, _, _ in views]
+    body_h = float(np.ptp(verts[:, 1]))
+    usable_h = height * (1 - 2 * MARGIN)
+    scale = min(usable_h / body_h, 0.92 * width / (sum(extents) * 1.12))
+    panel_w = [int(round(width * e / sum(extents))) for e in extents]
+    panel_w[1] = width - panel_w[0]
+
+    light = np.array([-0.35, 0.45, 0.82])
+    light /= np.linalg.norm(light)
+    base = srgb_to_linear(hex_to_rgb(skin_tone))
+    lut = linear_to_srgb(np.linspace(0.0, 1.0, 1024)[:, None] * base) * 255.0
+    panels = []
+    for (sx, depth, n_view), pw in zip(views, panel_w, strict=True):
+        w, h = pw * ss, height * ss
+        k = scale * ss
+        xy = np.stack(
+            [(sx - (sx.max() + sx.min()) / 2) * k + w / 2, (verts[:, 1].max() - verts[:, 1]) * k],
+            axis=1,
+        )
+        xy[:, 1] += (h - body_h * k) / 2
+        shade = 0.30 + 0.70 * np.clip(n_view @ light, 0.0, 1.0)
+        inten, mask = _rasterise(xy, depth, shade, faces, w, h)
+        # Box-filter to the output size, then colour through a lookup table in sRGB.
+        cover = mask.reshape(height, ss, pw, ss).mean(axis=(1, 3))
+        total = inten.reshape(height, ss, pw, ss).sum(axis=(1, 3))
+        level = total / np.maximum(cover * ss * ss, 1.0)
+        rgb = lut[np.clip((level * (len(lut) - 1)).astype(np.int64), 0, len(lut) - 1)]
+        panels.append(cover[..., None] * rgb + (1.0 - cover[..., None]) * BACKGROUND)
+    out = np.concatenate(panels, axis=1).round().astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(out, "RGB").save(buf, format="PNG", compress_level=3)
+    return buf.getvalue()

@@ -1,0 +1,321 @@
+"""The wardrobe vocabulary: the single source of truth for categories, slots, colours and occasions.
+
+Everything the recommender knows about *kinds* of clothes lives here as plain data: which
+subcategories a category has, which outfit slot each fills, typical attributes of each
+subcategory (used to build virtual garments for wardrobe gap suggestions), colour families with
+their anchor colours, patterns and how busy they read, and occasions with their formality ranges.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# Outfit slots, listed head to toe: this order is also an outfit's display `position`.
+SLOTS: Final = ("outer", "top", "dress", "bottom", "shoes", "bag", "accessory")
+SLOT_INDEX: Final = {slot: i for i, slot in enumerate(SLOTS)}
+# Slots every outfit needs in one of its two shapes; the rest are optional layers and extras.
+CORE_SLOTS: Final = frozenset({"top", "bottom", "dress", "shoes"})
+
+# category -> subcategory -> slot. Subcategory names are unique across categories.
+CATEGORIES: Final[dict[str, dict[str, str]]] = {
+    "tops": {
+        "t_shirt": "top",
+        "tank_top": "top",
+        "crop_top": "top",
+        "shirt": "top",
+        "blouse": "top",
+        "polo": "top",
+        "sweater": "top",
+        "cardigan": "top",
+        "turtleneck": "top",
+        "hoodie": "top",
+        "sweatshirt": "top",
+    },
+    "bottoms": {
+        "jeans": "bottom",
+        "trousers": "bottom",
+        "chinos": "bottom",
+        "shorts": "bottom",
+        "skirt": "bottom",
+        "joggers": "bottom",
+        "cargo_pants": "bottom",
+    },
+    "dresses": {
+        "casual_dress": "dress",
+        "shirt_dress": "dress",
+        "mini_dress": "dress",
+        "midi_dress": "dress",
+        "maxi_dress": "dress",
+        "cocktail_dress": "dress",
+        "evening_gown": "dress",
+        "jumpsuit": "dress",
+    },
+    "outerwear": {
+        "coat": "outer",
+        "trench_coat": "outer",
+        "parka": "outer",
+        "puffer": "outer",
+        "blazer": "outer",
+        "leather_jacket": "outer",
+        "denim_jacket": "outer",
+        "bomber_jacket": "outer",
+        "rain_jacket": "outer",
+    },
+    "shoes": {
+        "sneakers": "shoes",
+        "running_shoes": "shoes",
+        "boots": "shoes",
+        "ankle_boots": "shoes",
+        "loafers": "shoes",
+        "oxfords": "shoes",
+        "heels": "shoes",
+        "flats": "shoes",
+        "sandals": "shoes",
+    },
+    "bags": {
+        "tote": "bag",
+        "crossbody": "bag",
+        "shoulder_bag": "bag",
+        "backpack": "bag",
+        "clutch": "bag",
+        "briefcase": "bag",
+    },
+    "accessories": {
+        "scarf": "accessory",
+        "hat": "accessory",
+        "cap": "accessory",
+        "belt": "accessory",
+        "tie": "accessory",
+        "watch": "accessory",
+        "jewelry": "accessory",
+        "sunglasses": "accessory",
+        "gloves": "accessory",
+    },
+    "activewear": {
+        "athletic_top": "top",
+        "sports_bra": "top",
+        "leggings": "bottom",
+        "track_pants": "bottom",
+        "athletic_shorts": "bottom",
+        "track_jacket": "outer",
+    },
+    "swimwear": {
+        "swimsuit": "dress",
+        "bikini": "dress",
+        "swim_trunks": "bottom",
+        "cover_up": "outer",
+    },
+}
+SUBCATEGORY_CATEGORY: Final = {sub: cat for cat, subs in CATEGORIES.items() for sub in subs}
+# When a subcategory is unknown (free text from an old client), the category decides the slot.
+CATEGORY_DEFAULT_SLOT: Final = {
+    "tops": "top",
+    "bottoms": "bottom",
+    "dresses": "dress",
+    "outerwear": "outer",
+    "shoes": "shoes",
+    "bags": "bag",
+    "accessories": "accessory",
+    "activewear": "top",
+    "swimwear": "dress",
+}
+# Swimwear only makes sense at the beach; other occasions never get it.
+RESTRICTED_CATEGORIES: Final = {"swimwear": frozenset({"beach"})}
+
+SEASONS: Final = ("spring", "summer", "autumn", "winter")
+PATTERNS: Final = (
+    "solid", "striped", "checked", "plaid", "floral", "polka_dot", "animal",
+    "geometric", "graphic", "camo", "paisley", "other",
+)  # fmt: skip
+# How loud a pattern reads, 0-3. Two loud patterns compete; one against solids is a statement.
+PATTERN_BUSYNESS: Final = {
+    "solid": 0,
+    "striped": 1,
+    "checked": 1,
+    "other": 1,
+    "plaid": 2,
+    "polka_dot": 2,
+    "floral": 2,
+    "geometric": 2,
+    "graphic": 2,
+    "animal": 3,
+    "camo": 3,
+    "paisley": 3,
+}
+MATERIALS: Final = (
+    "cotton", "linen", "wool", "cashmere", "silk", "denim", "leather", "suede",
+    "polyester", "nylon", "knit", "fleece", "down", "synthetic", "other",
+)  # fmt: skip
+WARM_MATERIALS: Final = frozenset({"wool", "cashmere", "fleece", "down", "knit"})
+LIGHT_MATERIALS: Final = frozenset({"linen", "cotton", "silk"})
+# Water marks or ruins these.
+RAIN_SENSITIVE_MATERIALS: Final = frozenset({"suede", "silk"})
+RAIN_READY_MATERIALS: Final = frozenset({"nylon", "synthetic", "polyester"})
+OPEN_SHOES: Final = frozenset({"sandals"})
+RAIN_READY_SUBCATEGORIES: Final = frozenset({"rain_jacket", "trench_coat", "parka", "boots"})
+
+FORMALITY_LABELS: Final = {
+    1: "very casual",
+    2: "casual",
+    3: "smart-casual",
+    4: "smart",
+    5: "formal",
+}
+
+# Occasion -> (lowest, highest) formality that reads right for it.
+OCCASIONS: Final[dict[str, tuple[int, int]]] = {
+    "casual": (1, 3),
+    "work": (3, 4),
+    "party": (2, 4),
+    "date": (2, 4),
+    "sport": (1, 2),
+    "formal": (4, 5),
+    "travel": (1, 3),
+    "outdoor": (1, 2),
+    "beach": (1, 2),
+}
+
+COLOR_FAMILIES: Final = (
+    "black", "white", "gray", "beige", "brown", "navy", "blue", "green", "olive",
+    "yellow", "orange", "red", "pink", "purple", "burgundy", "teal", "multi",
+)  # fmt: skip
+# Families that pair with anything. Navy and brown are dark enough to act as neutrals in dress.
+NEUTRAL_FAMILIES: Final = frozenset({"black", "white", "gray", "beige", "navy", "brown"})
+# Reference colours for naming a hex: the nearest anchor (CIEDE2000) gives the family. Several per
+# family because families are regions, not points (navy spans ink to denim-dark). The first anchor
+# of each family is its canonical colour, used for virtual garments.
+FAMILY_ANCHORS: Final[dict[str, tuple[str, ...]]] = {
+    "black": ("#111111", "#000000", "#2a2a2a"),
+    "white": ("#f7f7f5", "#ffffff", "#f2efe6"),
+    "gray": ("#8c8c8c", "#5a5a5a", "#b4b4b4", "#d4d4d4", "#3f4145"),
+    "beige": ("#d9c7a7", "#f5f0dc", "#c8b08c", "#c19a6b", "#e6d5b8"),
+    "brown": ("#6b4423", "#8b5a2b", "#4a3022", "#a0522d", "#5c4033"),
+    "navy": ("#1f2a44", "#000080", "#14213d", "#23395d", "#2c3e63"),
+    "blue": ("#3d6fb6", "#0000ff", "#4169e1", "#87ceeb", "#1e90ff", "#add8e6", "#5b7fa6"),
+    "green": ("#2e8b57", "#008000", "#228b22", "#90ee90", "#50c878", "#0b5d1e"),
+    "olive": ("#6b6b2a", "#808000", "#556b2f", "#708238", "#8a8a5c"),
+    "yellow": ("#f2c94c", "#ffff00", "#ffd700", "#ffdb58", "#fff176"),
+    "orange": ("#e8782a", "#ffa500", "#ff8c00", "#cc5500", "#e2725b"),
+    "red": ("#c62828", "#ff0000", "#dc143c", "#b22222", "#e34234"),
+    "pink": ("#f4a6b7", "#ffc0cb", "#ff69b4", "#e75480", "#ffb6c1", "#ff1493"),
+    "purple": ("#7b3f9e", "#800080", "#9370db", "#6a0dad", "#b57edc", "#4b0082"),
+    "burgundy": ("#7a1f2b", "#800020", "#722f37", "#5e1224", "#900020"),
+    "teal": ("#1b8a8a", "#008080", "#20b2aa", "#006d6f", "#40e0d0"),
+    # "multi" has no anchor: it is only ever set by a client for a many-coloured print.
+}
+
+
+# Typical attributes of a subcategory: (formality, warmth, seasons, material). Used to build the
+# virtual garments that wardrobe gap suggestions evaluate, never to override a user's own data.
+_ALL: Final = frozenset(SEASONS)
+_WARM: Final = frozenset({"spring", "summer"})
+_MILD: Final = frozenset({"spring", "autumn"})
+_COLD: Final = frozenset({"autumn", "winter"})
+_NOT_SUMMER: Final = frozenset({"spring", "autumn", "winter"})
+_NOT_WINTER: Final = frozenset({"spring", "summer", "autumn"})
+SUBCATEGORY_DEFAULTS: Final[dict[str, tuple[int, int, frozenset[str], str]]] = {
+    "t_shirt": (2, 2, _NOT_WINTER, "cotton"),
+    "tank_top": (1, 1, frozenset({"summer"}), "cotton"),
+    "crop_top": (2, 1, _WARM, "cotton"),
+    "shirt": (4, 2, _ALL, "cotton"),
+    "blouse": (3, 2, _NOT_WINTER, "silk"),
+    "polo": (3, 2, _NOT_WINTER, "cotton"),
+    "sweater": (3, 4, _COLD, "wool"),
+    "cardigan": (3, 3, _NOT_SUMMER, "knit"),
+    "turtleneck": (3, 4, _COLD, "wool"),
+    "hoodie": (1, 3, _NOT_SUMMER, "cotton"),
+    "sweatshirt": (1, 3, _NOT_SUMMER, "cotton"),
+    "jeans": (2, 3, _ALL, "denim"),
+    "trousers": (4, 3, _ALL, "wool"),
+    "chinos": (3, 2, _NOT_WINTER, "cotton"),
+    "shorts": (1, 1, frozenset({"summer"}), "cotton"),
+    "skirt": (3, 2, _NOT_WINTER, "cotton"),
+    "joggers": (1, 3, _NOT_SUMMER, "cotton"),
+    "cargo_pants": (1, 3, _NOT_WINTER, "cotton"),
+    "casual_dress": (2, 1, _WARM, "cotton"),
+    "shirt_dress": (3, 2, _NOT_WINTER, "cotton"),
+    "mini_dress": (3, 1, _WARM, "polyester"),
+    "midi_dress": (3, 2, _NOT_WINTER, "silk"),
+    "maxi_dress": (2, 1, _WARM, "linen"),
+    "cocktail_dress": (4, 2, _ALL, "silk"),
+    "evening_gown": (5, 2, _ALL, "silk"),
+    "jumpsuit": (3, 2, _NOT_WINTER, "polyester"),
+    "coat": (4, 5, frozenset({"winter"}), "wool"),
+    "trench_coat": (4, 3, _MILD, "cotton"),
+    "parka": (2, 5, frozenset({"winter"}), "nylon"),
+    "puffer": (1, 5, frozenset({"winter"}), "down"),
+    "blazer": (4, 2, _NOT_SUMMER, "wool"),
+    "leather_jacket": (3, 3, _MILD, "leather"),
+    "denim_jacket": (2, 2, _MILD, "denim"),
+    "bomber_jacket": (2, 3, _MILD, "nylon"),
+    "rain_jacket": (1, 2, _NOT_WINTER, "nylon"),
+    "sneakers": (2, 2, _ALL, "leather"),
+    "running_shoes": (1, 2, _ALL, "synthetic"),
+    "boots": (3, 4, _COLD, "leather"),
+    "ankle_boots": (3, 3, _NOT_SUMMER, "leather"),
+    "loafers": (4, 2, _NOT_WINTER, "leather"),
+    "oxfords": (5, 2, _ALL, "leather"),
+    "heels": (4, 1, _ALL, "leather"),
+    "flats": (3, 1, _NOT_WINTER, "leather"),
+    "sandals": (2, 1, frozenset({"summer"}), "leather"),
+    "tote": (3, 1, _ALL, "leather"),
+    "crossbody": (2, 1, _ALL, "leather"),
+    "shoulder_bag": (3, 1, _ALL, "leather"),
+    "backpack": (1, 1, _ALL, "nylon"),
+    "clutch": (5, 1, _ALL, "leather"),
+    "briefcase": (4, 1, _ALL, "leather"),
+    "scarf": (3, 3, _COLD, "wool"),
+    "hat": (3, 2, _ALL, "wool"),
+    "cap": (1, 1, _NOT_WINTER, "cotton"),
+    "belt": (3, 1, _ALL, "leather"),
+    "tie": (5, 1, _ALL, "silk"),
+    "watch": (3, 1, _ALL, "other"),
+    "jewelry": (3, 1, _ALL, "other"),
+    "sunglasses": (2, 1, _WARM, "other"),
+    "gloves": (3, 4, frozenset({"winter"}), "wool"),
+    "athletic_top": (1, 1, _ALL, "synthetic"),
+    "sports_bra": (1, 1, _ALL, "synthetic"),
+    "leggings": (1, 2, _ALL, "synthetic"),
+    "track_pants": (1, 2, _NOT_SUMMER, "polyester"),
+    "athletic_shorts": (1, 1, _WARM, "synthetic"),
+    "track_jacket": (1, 2, _NOT_SUMMER, "polyester"),
+    "swimsuit": (1, 1, frozenset({"summer"}), "nylon"),
+    "bikini": (1, 1, frozenset({"summer"}), "nylon"),
+    "swim_trunks": (1, 1, frozenset({"summer"}), "nylon"),
+    "cover_up": (1, 1, frozenset({"summer"}), "cotton"),
+}
+
+
+def slot_for(category: str, subcategory: str | None = None) -> str:
+    """The outfit slot a garment fills; the subcategory wins over the category."""
+    if subcategory:
+        cat = SUBCATEGORY_CATEGORY.get(subcategory)
+        if cat is not None:
+            return CATEGORIES[cat][subcategory]
+    try:
+        return CATEGORY_DEFAULT_SLOT[category]
+    except KeyError:
+        raise ValueError(f"unknown category {category!r}") from None
+
+
+def color_family(hex_color: str) -> str:
+    """The colour family of a '#rrggbb' hex (nearest family anchor by CIEDE2000)."""
+    # The naming needs CIELAB maths from color.py, which itself reads the anchors above; importing
+    # here at call time keeps this module pure data at import.
+    from workers.recommend.color import color_family as name
+
+    return name(hex_color)
+
+
+def _check() -> None:
+    # A typo in the tables above would otherwise surface as a KeyError deep in a worker.
+    slots = set(SLOTS)
+    for subs in CATEGORIES.values():
+        assert set(subs.values()) <= slots
+    assert set(SUBCATEGORY_DEFAULTS) == set(SUBCATEGORY_CATEGORY)
+    assert set(PATTERN_BUSYNESS) == set(PATTERNS)
+    assert set(FAMILY_ANCHORS) | {"multi"} == set(COLOR_FAMILIES)
+    assert len(SUBCATEGORY_CATEGORY) == sum(len(s) for s in CATEGORIES.values())
+
+
+_check()

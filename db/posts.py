@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 
-from db import notifications
+from db import notifications, uploads
 from db.common import KEYSET_BOTTOM, KEYSET_TOP
 
 # Who may see an author's posts: everyone if the account is public; otherwise the author and
@@ -324,3 +324,30 @@ async def outfit_summaries(
         return {}
     rows = await conn.fetch(OUTFIT_SUMMARIES, outfit_ids)
     return {r["id"]: {"id": str(r["id"]), "name": r["name"], "items": r["items"]} for r in rows}
+
+
+LOCK_OWN_POST = "SELECT image_key FROM posts WHERE id = $1 AND author_id = $2 FOR UPDATE"
+
+SET_POST_IMAGE = "UPDATE posts SET image_key = $2 WHERE id = $1"
+
+
+async def set_image(
+    pool: asyncpg.Pool,
+    author_id: uuid.UUID,
+    post_id: uuid.UUID,
+    *,
+    upload_key: str | None,
+    image_key: str | None,
+) -> list[str] | None:
+    """Point the post at a checked image (claiming its pending upload), or at none. Returns the
+    keys no longer used; None if the post is gone or the upload was claimed meanwhile."""
+    async with pool.acquire() as conn, conn.transaction():
+        old = await conn.fetchrow(LOCK_OWN_POST, post_id, author_id)
+        if old is None:
+            return None
+        if upload_key is not None and not await uploads.accept_upload(
+            conn, upload_key, author_id, "post_image", post_id
+        ):
+            return None
+        await conn.execute(SET_POST_IMAGE, post_id, image_key)
+    return [old["image_key"]] if old["image_key"] else []

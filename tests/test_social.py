@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import aiohttp
 import asyncpg
 import pytest
 
@@ -324,3 +325,43 @@ async def test_social_authorization_matrix(api: Api, method: str, path: str) -> 
         assert as_owner.status == (422 if method == "PUT" else 200)
     else:
         assert as_owner.status < 400, (method, url, await as_owner.text())
+
+
+async def test_post_image_through_the_object_store(api: Api, store_kind: str) -> None:
+    from tests.wardrobe_helpers import image_bytes, post_form
+
+    alice, bob = await api.register("alice"), await api.register("bob")
+    post = await _post(api, alice, "with a picture")
+    r = await api.post(
+        f"/v1/posts/{post['id']}/image", token=bob.token, json={"content_type": "image/png"}
+    )
+    assert r.status == 404
+    r = await api.post(
+        f"/v1/posts/{post['id']}/image", token=alice.token, json={"content_type": "image/png"}
+    )
+    assert r.status == 201, await r.text()
+    form = await r.json()
+    assert await post_form(form, image_bytes("PNG", (640, 480)), "image/png") in (200, 201, 204)
+    done = await api.post(
+        f"/v1/posts/{post['id']}/image/complete", token=alice.token, json={"key": form["key"]}
+    )
+    assert done.status == 200, await done.text()
+    image_url = (await done.json())["image_url"]
+    assert image_url
+    async with aiohttp.ClientSession() as http, http.get(image_url) as got:
+        assert got.status == 200 and (await got.read())[:4] == b"RIFF"  # a WebP copy
+    seen = await (await api.get(f"/v1/posts/{post['id']}", token=bob.token)).json()
+    assert seen["image_url"]
+
+    # A text file posing as a PNG is refused and changes nothing.
+    r = await api.post(
+        f"/v1/posts/{post['id']}/image", token=alice.token, json={"content_type": "image/png"}
+    )
+    bad = await r.json()
+    await post_form(bad, b"just some text, not an image", "image/png")
+    r = await api.post(
+        f"/v1/posts/{post['id']}/image/complete", token=alice.token, json={"key": bad["key"]}
+    )
+    assert r.status == 422, await r.text()
+    again = await (await api.get(f"/v1/posts/{post['id']}", token=alice.token)).json()
+    assert again["image_url"] is not None

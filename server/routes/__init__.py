@@ -49,6 +49,8 @@ def setup_routes(app: web.Application) -> None:
     r.add_post("/v1/posts", posts.create_post, name="post_create")
     r.add_get("/v1/posts/{id}", posts.get_post, name="post")
     r.add_delete("/v1/posts/{id}", posts.delete_post, name="post_delete")
+    r.add_post("/v1/posts/{id}/image", posts.start_image, name="post_image")
+    r.add_post("/v1/posts/{id}/image/complete", posts.complete_image, name="post_image_complete")
     r.add_put("/v1/posts/{id}/like", posts.like, name="post_like")
     r.add_delete("/v1/posts/{id}/like", posts.unlike, name="post_unlike")
     r.add_get("/v1/posts/{id}/comments", posts.list_comments, name="post_comments")

@@ -14,7 +14,9 @@ from db import follows as db_follows
 from db import posts as db_posts
 from db import users as db_users
 from db.common import encode_cursor, iso
+from drape.images import DISPLAY_SIDE
 from drape.storage import ObjectStore
+from server import images
 from server.auth import user_id
 from server.context import EMITTER, POOL, STORE
 from server.errors import Problem, forbidden, invalid, not_found
@@ -339,3 +341,60 @@ async def delete_comment(request: web.Request) -> web.Response:
         },
     )
     return web.Response(status=204)
+
+
+@endpoint(
+    "Start uploading my post's image",
+    tags=["social"],
+    body=images.UploadIn,
+    response=images.PresignedUpload,
+    status=201,
+    errors=(404,),
+)
+async def start_image(request: web.Request, body: images.UploadIn) -> web.Response:
+    me, post_id = user_id(request), path_uuid(request, "id", "post")
+    post = await db_posts.get_visible_post(request.app[POOL], post_id, me)
+    if post is None or post["author_id"] != me:
+        raise not_found("post")
+    form = await images.start_upload(
+        request,
+        owner_id=me,
+        purpose="post_image",
+        target_id=post_id,
+        prefix=f"posts/{me}/{post_id}",
+        content_type=body.content_type,
+    )
+    return json_response(form, 201)
+
+
+@endpoint(
+    "Confirm my post's uploaded image",
+    tags=["social"],
+    body=images.CompleteIn,
+    response=Post,
+    errors=(404, 409, 413),
+)
+async def complete_image(request: web.Request, body: images.CompleteIn) -> web.Response:
+    pool, me, post_id = request.app[POOL], user_id(request), path_uuid(request, "id", "post")
+    post = await db_posts.get_visible_post(pool, post_id, me)
+    if post is None or post["author_id"] != me:
+        raise not_found("post")
+    if not images.is_copy_of(post["image_key"], body.key):  # not a retried confirm
+        got = await images.receive(
+            request,
+            key=body.key,
+            owner_id=me,
+            purpose="post_image",
+            target_id=post_id,
+            sides=(DISPLAY_SIDE,),
+        )
+        unused = await db_posts.set_image(
+            pool, me, post_id, upload_key=body.key, image_key=got.keys[DISPLAY_SIDE]
+        )
+        if unused is None:
+            await images.delete_objects(request, list(got.keys.values()))
+            raise Problem(409, "The post or the upload changed meanwhile; start a new upload.")
+        await images.delete_objects(request, [body.key, *unused])
+        post = await db_posts.get_visible_post(pool, post_id, me)
+    [out] = await posts_json(pool, request.app[STORE], [post])
+    return json_response(out)

@@ -7,6 +7,7 @@ from typing import Any
 
 import asyncpg
 from arq.connections import ArqRedis
+from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix
 
 from db.common import iso
 from drape.queue import wake
@@ -17,8 +18,8 @@ JOB_COLUMNS = (
 )
 
 INSERT_JOB = f"""
-INSERT INTO jobs (user_id, kind, args, dedupe_key)
-VALUES ($1, $2, $3, $4)
+INSERT INTO jobs (user_id, kind, args, dedupe_key, function)
+VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT (dedupe_key) WHERE status IN ('queued', 'running') DO NOTHING
 RETURNING {JOB_COLUMNS}
 """
@@ -35,15 +36,18 @@ async def create_job(
     user_id: uuid.UUID | None,
     args: dict[str, Any],
     dedupe_key: str | None = None,
+    function: str | None = None,
 ) -> tuple[asyncpg.Record, bool]:
     """Insert a queued job; with a dedupe key an existing live job is returned instead.
     Returns (row, created)."""
-    row = await conn.fetchrow(INSERT_JOB, user_id, kind, args, dedupe_key)
+    row = await conn.fetchrow(INSERT_JOB, user_id, kind, args, dedupe_key, function)
     if row is not None:
         return row, True
     existing = await conn.fetchrow(SELECT_LIVE_BY_DEDUPE, dedupe_key)
     if existing is None:  # it finished between the two statements: start a fresh one
-        return await create_job(conn, kind=kind, user_id=user_id, args=args, dedupe_key=dedupe_key)
+        return await create_job(
+            conn, kind=kind, user_id=user_id, args=args, dedupe_key=dedupe_key, function=function
+        )
     return existing, False
 
 
@@ -61,7 +65,7 @@ async def enqueue(
     """Record the job, then hand it to arq under the same id. If Redis refuses, the row is
     marked failed so the job is never silently lost."""
     row, created = await create_job(
-        pool, kind=kind, user_id=user_id, args=args, dedupe_key=dedupe_key
+        pool, kind=kind, user_id=user_id, args=args, dedupe_key=dedupe_key, function=function
     )
     if not created:
         return row
@@ -157,3 +161,36 @@ def job_json(row: asyncpg.Record | dict[str, Any]) -> dict[str, Any]:
         "started_at": iso(row["started_at"]),
         "finished_at": iso(row["finished_at"]),
     }
+
+
+STALE_JOBS = """
+SELECT id, function FROM jobs
+WHERE status IN ('queued', 'running') AND updated_at < now() - make_interval(secs => $1)
+  AND function IS NOT NULL
+ORDER BY updated_at
+LIMIT $2
+"""
+
+TOUCH = "UPDATE jobs SET updated_at = now() WHERE id = $1"
+
+
+async def requeue_lost(
+    pool: asyncpg.Pool, arq: ArqRedis, *, older_than: float, limit: int = 500
+) -> tuple[int, int]:
+    """Jobs the database says are pending but Redis no longer knows (no queue entry, no
+    in-progress mark, no result): enqueue them again under the same id. Returns
+    (checked, requeued)."""
+    rows = await pool.fetch(STALE_JOBS, older_than, limit)
+    requeued = 0
+    for row in rows:
+        job_id = str(row["id"])
+        known = await arq.exists(
+            job_key_prefix + job_id, in_progress_key_prefix + job_id, result_key_prefix + job_id
+        )
+        if not known:
+            await arq.enqueue_job(row["function"], job_id, _job_id=job_id)
+            requeued += 1
+        await pool.execute(TOUCH, row["id"])
+    if requeued:
+        await wake(arq)
+    return len(rows), requeued

@@ -69,6 +69,12 @@ def setup_realtime(app: web.Application, settings: Settings) -> socketio.AsyncSe
     sio.attach(app)
 
     async def stop(app: web.Application) -> None:
+        # Graceful shutdown: tell this process's sockets to come back (through the load balancer,
+        # to another process), then close their transports. An Engine.IO close, unlike a
+        # Socket.IO disconnect, makes clients reconnect on their own.
+        await sio.emit("server:restart", {"reconnect": True}, namespace="/", ignore_queue=True)
+        if sio.eio.sockets:
+            await sio.eio.disconnect()
         await sio.shutdown()
         listener = getattr(sio.manager, "thread", None)
         if listener is not None:

@@ -26,12 +26,16 @@ REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 UNAVAILABLE = (
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
+    # Class 57: the server is shutting down, restarting, or was told to drop the connection.
+    asyncpg.exceptions.OperatorInterventionError,
     asyncpg.TooManyConnectionsError,
+    # A connection broken mid-statement (the server went away) is left in a state asyncpg
+    # reports this way; nothing was committed on it.
+    asyncpg.InternalClientError,
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
     StoreUnavailable,
-    ConnectionError,
+    OSError,  # includes ConnectionError; e.g. the database socket file is gone while it restarts
     asyncio.TimeoutError,
 )
 

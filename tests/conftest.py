@@ -333,7 +333,7 @@ async def run_jobs(settings: Settings) -> AsyncIterator[Callable[[], Awaitable[i
     async with AsyncExitStack() as stack:
 
         async def run() -> int:
-            worker = Worker(**worker_settings(settings), burst=True, poll_delay=0)
+            worker = Worker(**worker_settings(settings, cron_jobs=[]), burst=True, poll_delay=0)
             try:
                 await worker.async_run()
                 return worker.jobs_complete + worker.jobs_failed

@@ -20,18 +20,26 @@ from workers import ai, avatars, maintenance, wardrobe
 log = logging.getLogger(__name__)
 
 
-FUNCTIONS = [
-    maintenance.prune_expired,
-    wardrobe.garment_colors,
-    ai.recommend,
-    ai.style_analysis,
-    avatars.avatar_build,
-    func(avatars.avatar_live, keep_result=0, max_tries=1, timeout=10),
-    func(avatars.avatar_commit, keep_result=0, timeout=30),
-]
+def functions(settings: Settings) -> list[Any]:
+    # Live updates are short; their timeouts stay under the general one so a crashed worker's
+    # jobs are picked up again after (the longest timeout + 10 s).
+    return [
+        maintenance.prune_expired,
+        wardrobe.garment_colors,
+        ai.recommend,
+        ai.style_analysis,
+        avatars.avatar_build,
+        func(
+            avatars.avatar_live, keep_result=0, max_tries=1, timeout=min(10, settings.job_timeout)
+        ),
+        func(avatars.avatar_commit, keep_result=0, timeout=min(30, settings.job_timeout)),
+    ]
+
+
 CRON_JOBS = [
     cron(maintenance.nightly_prune, hour={3}, minute={17}, run_at_startup=False),
     cron(ai.nightly_analyses, hour={4}, minute={7}, run_at_startup=False),
+    cron(maintenance.requeue_lost_jobs, second={5}, run_at_startup=False),
 ]
 
 
@@ -58,7 +66,7 @@ async def shutdown(ctx: dict[str, Any]) -> None:
 def worker_settings(settings: Settings, **overrides: Any) -> dict[str, Any]:
     """Keyword arguments for `arq.Worker`, built from explicit settings."""
     options: dict[str, Any] = {
-        "functions": FUNCTIONS,
+        "functions": functions(settings),
         "cron_jobs": CRON_JOBS,
         "on_startup": startup,
         "on_shutdown": shutdown,
@@ -80,7 +88,7 @@ def worker_settings(settings: Settings, **overrides: Any) -> dict[str, Any]:
 class WorkerSettings:
     """For the arq command line; reads REDIS_URL like every other process."""
 
-    functions = FUNCTIONS
+    functions = functions(Settings())
     cron_jobs = CRON_JOBS
     on_startup = startup
     on_shutdown = shutdown

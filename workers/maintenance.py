@@ -7,6 +7,7 @@ from typing import Any
 
 import asyncpg
 
+from db import jobs as db_jobs
 from drape.storage import ObjectStore
 from workers.jobs import JobRun, tracked
 
@@ -44,3 +45,16 @@ async def nightly_prune(ctx: dict[str, Any]) -> dict[str, int]:
     counts = await prune(ctx["pool"], ctx["store"])
     log.info("nightly prune", extra=counts)
     return counts
+
+
+# A queued job older than this that Redis does not know was lost with Redis's memory.
+LOST_AFTER = 60.0
+
+
+async def requeue_lost_jobs(ctx: dict[str, Any]) -> dict[str, int]:
+    """Every minute: jobs recorded in Postgres but missing from Redis are enqueued again, so a
+    Redis restart delays them instead of losing them."""
+    checked, requeued = await db_jobs.requeue_lost(ctx["pool"], ctx["redis"], older_than=LOST_AFTER)
+    if requeued:
+        log.warning("requeued lost jobs", extra={"requeued": requeued, "checked": checked})
+    return {"checked": checked, "requeued": requeued}

@@ -1,0 +1,201 @@
+"""Several real processes on loopback for fault tests and benches: web processes, workers, and,
+when a test must stop them, a Redis and a Postgres of its own."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+
+from db.migrate import migrate
+from drape.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def process_env(settings: Settings, **extra: str) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": settings.redis_url,
+        "OBJECT_STORE_URL": settings.object_store_url,
+        "JWT_SECRET": settings.jwt_secret,
+        "SOCKETIO_CHANNEL": settings.socketio_channel,
+        "ARQ_QUEUE": settings.arq_queue,
+        "LOG_LEVEL": "WARNING",
+        "DB_POOL_MIN": "1",
+        "DB_POOL_MAX": "4",
+        "PYTHONPATH": str(ROOT),
+    }
+    env.update(extra)
+    return env
+
+
+@dataclass
+class Proc:
+    name: str
+    process: asyncio.subprocess.Process
+    base: str | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.process.returncode is None
+
+    async def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
+        if self.running:
+            self.process.send_signal(sig)
+        return await asyncio.wait_for(self.process.wait(), timeout)
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    logdir: Path | None = None  # each process's stderr goes to <logdir>/<name>-<n>.log
+    procs: list[Proc] = field(default_factory=list)
+
+    async def _spawn(self, name: str, module: str, **env: str) -> Proc:
+        log = asyncio.subprocess.DEVNULL
+        if self.logdir is not None:
+            log = open(self.logdir / f"{name}-{len(self.procs)}.log", "ab")  # noqa: SIM115
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            module,
+            cwd=ROOT,
+            env=process_env(self.settings, **env),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=log,
+        )
+        proc = Proc(name=name, process=process)
+        self.procs.append(proc)
+        return proc
+
+    async def web(self, timeout: float = 20) -> Proc:
+        port = free_port()
+        proc = await self._spawn(
+            "web", "server", PORT=str(port), PUBLIC_URL=f"http://127.0.0.1:{port}"
+        )
+        proc.base = f"http://127.0.0.1:{port}"
+        await wait_ready(proc.base, timeout)
+        return proc
+
+    async def worker(self, **env: str) -> Proc:
+        return await self._spawn("worker", "workers", **env)
+
+    async def aclose(self) -> None:
+        for proc in self.procs:
+            if proc.running:
+                proc.process.kill()
+        for proc in self.procs:
+            await proc.process.wait()
+
+
+async def wait_ready(base: str, timeout: float = 20) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    async with aiohttp.ClientSession() as http:
+        while asyncio.get_running_loop().time() < deadline:
+            try:
+                async with http.get(base + "/readyz") as r:
+                    if r.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.05)
+    raise TimeoutError(f"{base} did not become ready")
+
+
+class OwnRedis:
+    """A redis-server of the test's own, on a free port, that the test may kill and restart."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.workdir = workdir
+        self.process: asyncio.subprocess.Process | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    async def start(self) -> None:
+        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+        self.process = await asyncio.create_subprocess_exec(
+            binary,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(self.workdir),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        from redis.asyncio import Redis
+
+        client = Redis.from_url(self.url)
+        try:
+            for _ in range(200):
+                try:
+                    if await client.ping():
+                        return
+                except OSError:
+                    await asyncio.sleep(0.02)
+                except Exception:
+                    await asyncio.sleep(0.02)
+        finally:
+            await client.aclose()
+        raise TimeoutError("redis-server did not start")
+
+    async def kill(self) -> None:
+        if self.process is not None and self.process.returncode is None:
+            self.process.kill()
+            await self.process.wait()
+
+
+class OwnPostgres:
+    """An embedded Postgres (pgserver) in a folder of the test's own, stopped and started at will."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self._server = None
+        self.dsn = ""
+
+    async def start(self) -> None:
+        import pgserver
+
+        def boot() -> str:
+            self._server = pgserver.get_server(self.workdir / "pg", cleanup_mode="stop")
+            return self._server.get_uri()
+
+        uri = await asyncio.to_thread(boot)
+        self.dsn = uri.replace("/postgres?", "/drape?")
+        admin = await asyncpg.connect(uri)
+        try:
+            if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = 'drape'"):
+                await admin.execute("CREATE DATABASE drape")
+        finally:
+            await admin.close()
+        await migrate(self.dsn)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            await asyncio.to_thread(self._server.cleanup)
+            self._server = None

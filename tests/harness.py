@@ -71,7 +71,7 @@ class Stack:
     async def _spawn(self, name: str, module: str, **env: str) -> Proc:
         log = asyncio.subprocess.DEVNULL
         if self.logdir is not None:
-            log = open(self.logdir / f"{name}-{len(self.procs)}.log", "ab")  # noqa: SIM115
+            log = (self.logdir / f"{name}-{len(self.procs)}.log").open("ab")  # noqa: ASYNC230
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -171,7 +171,7 @@ class OwnRedis:
 
 
 class OwnPostgres:
-    """An embedded Postgres (pgserver) in a folder of the test's own, stopped and started at will."""
+    """An embedded Postgres (pgserver) in a folder of the test's own, stopped and restarted."""
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir

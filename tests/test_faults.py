@@ -131,7 +131,7 @@ class TestRedisRestart:
         assert (await db_jobs.get_job(pool, job_id))["status"] == "queued"
         arq = await create_queue(settings)
         try:
-            checked, requeued = await db_jobs.requeue_lost(pool, arq, older_than=0)
+            _, requeued = await db_jobs.requeue_lost(pool, arq, older_than=0)
         finally:
             await arq.aclose()
         assert requeued == 1

@@ -71,7 +71,7 @@ class Stack:
     async def _spawn(self, name: str, module: str, **env: str) -> Proc:
         log = asyncio.subprocess.DEVNULL
         if self.logdir is not None:
-            log = (self.logdir / f"{name}-{len(self.procs)}.log").open("ab")  # noqa: ASYNC230
+            log = (self.logdir / f"{name}-{len(self.procs)}.log").open("ab")
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",

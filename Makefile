@@ -41,5 +41,14 @@ migrate: $(STAMP)
 schema-docs: $(STAMP)
 	$(BIN)/python -m db.schema_docs docs/schema.md
 
+# make backup DIR=backups/2026-11-25    make restore DIR=backups/2026-11-25 [FORCE=1]
+backup: $(STAMP)
+	@test -n "$(DIR)" || { echo "usage: make backup DIR=backups/NAME" >&2; exit 2; }
+	$(BIN)/python -m db.backup dump "$(DIR)"
+
+restore: $(STAMP)
+	@test -n "$(DIR)" || { echo "usage: make restore DIR=backups/NAME [FORCE=1]" >&2; exit 2; }
+	$(BIN)/python -m db.backup restore "$(DIR)" $(if $(FORCE),--force)
+
 clean:
 	rm -rf $(VENV) .data tools/gltf/node_modules

@@ -71,6 +71,7 @@ class ObjectStore(Protocol):
     async def get(self, key: str) -> bytes: ...
     async def head(self, key: str) -> ObjectInfo | None: ...
     async def delete(self, key: str) -> None: ...
+    def keys(self, prefix: str = "") -> AsyncIterator[str]: ...
     async def url(self, key: str, *, expires: int = 3600) -> str: ...
     async def presign_upload(
         self, key: str, *, content_type: str, max_bytes: int, expires: int = 900
@@ -134,6 +135,23 @@ class LocalStore:
     async def delete(self, key: str) -> None:
         for p in (self._path(key), self._meta_path(key)):
             p.unlink(missing_ok=True)
+
+    async def keys(self, prefix: str = "") -> AsyncIterator[str]:
+        """Every stored key starting with `prefix`, in sorted order."""
+        for key in await asyncio.to_thread(self._keys_sync, prefix):
+            yield key
+
+    def _keys_sync(self, prefix: str) -> list[str]:
+        found: list[str] = []
+        for folder, dirs, files in os.walk(self.root):
+            # Dot-names are never keys: `.meta` holds content types, `.x.tmp` a write under way.
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
+            base = Path(folder).relative_to(self.root).as_posix()
+            for name in files:
+                key = name if base == "." else f"{base}/{name}"
+                if key.startswith(prefix) and KEY_RE.match(key) and len(key) <= 512:
+                    found.append(key)
+        return sorted(found)
 
     def sign(self, *parts: str) -> str:
         msg = "\n".join(parts).encode()
@@ -210,6 +228,13 @@ class S3Store:
 
     async def delete(self, key: str) -> None:
         await self._client.delete_object(Bucket=self.bucket, Key=check_key(key))
+
+    async def keys(self, prefix: str = "") -> AsyncIterator[str]:
+        """Every key in the bucket starting with `prefix`, in S3's (sorted) order."""
+        paginator = self._client.get_paginator("list_objects_v2")
+        async for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                yield obj["Key"]
 
     async def url(self, key: str, *, expires: int = 3600) -> str:
         return await self._presign.generate_presigned_url(

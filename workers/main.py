@@ -79,6 +79,9 @@ def worker_settings(settings: Settings, **overrides: Any) -> dict[str, Any]:
         "max_tries": 5,
         "keep_result": 3600,
         "health_check_interval": 30,
+        # On SIGTERM, finish running jobs (up to the job timeout) before stopping; what is still
+        # running then is cancelled and handed back to the queue for another worker.
+        "job_completion_wait": settings.job_timeout,
         "ctx": {"settings": settings},
     }
     options.update(overrides)

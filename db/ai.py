@@ -14,7 +14,9 @@ FROM garments WHERE owner_id = $1 AND NOT is_archived
 """
 
 
-async def wardrobe(conn: asyncpg.Connection | asyncpg.Pool, user_id: uuid.UUID) -> list[dict[str, Any]]:
+async def wardrobe(
+    conn: asyncpg.Connection | asyncpg.Pool, user_id: uuid.UUID
+) -> list[dict[str, Any]]:
     return [dict(r) for r in await conn.fetch(GARMENTS_FOR_AI, user_id)]
 
 
@@ -25,7 +27,9 @@ FROM style_profiles WHERE user_id = $1
 """
 
 
-async def style_profile(conn: asyncpg.Connection | asyncpg.Pool, user_id: uuid.UUID) -> dict[str, Any]:
+async def style_profile(
+    conn: asyncpg.Connection | asyncpg.Pool, user_id: uuid.UUID
+) -> dict[str, Any]:
     row = await conn.fetchrow(STYLE_PROFILE, user_id)
     return dict(row) if row else {}
 
@@ -57,8 +61,12 @@ WHERE user_id = $1 AND kind = 'outfit' AND batch_id IN (
 
 
 async def taste(
-    conn: asyncpg.Connection | asyncpg.Pool, user_id: uuid.UUID, *, batch_id: uuid.UUID,
-    worn_days: int = 3, shown_batches: int = 2,
+    conn: asyncpg.Connection | asyncpg.Pool,
+    user_id: uuid.UUID,
+    *,
+    batch_id: uuid.UUID,
+    worn_days: int = 3,
+    shown_batches: int = 2,
 ) -> tuple[set[str], set[str], set[frozenset[str]]]:
     """(liked garment ids, recently worn garment ids, recently shown outfits)."""
     liked = {r[0] for r in await conn.fetch(LIKED_GARMENTS, user_id)}
@@ -89,15 +97,33 @@ async def save_batch(
     occasion: str | None,
     weather: dict[str, Any] | None,
     rows: list[dict[str, Any]],
+    batch_id: uuid.UUID | None = None,
 ) -> None:
-    """One batch per job: a job that runs again replaces its own batch, never adds a second."""
+    """One batch per job (and kind): a job that runs again replaces its own batch, never adds
+    a second. The batch id is the job id unless the job writes several kinds."""
+    batch = batch_id or job_id
     async with pool.acquire() as conn, conn.transaction():
-        await conn.execute(DELETE_BATCH, job_id)
-        await conn.executemany(INSERT_RECOMMENDATION, [
-            (user_id, job_id, job_id, kind, rank, occasion, weather, r.get("items", []),
-             r.get("target_id"), r["score"], r.get("terms", {}), r.get("explanation", ""))
-            for rank, r in enumerate(rows)
-        ])
+        await conn.execute(DELETE_BATCH, batch)
+        await conn.executemany(
+            INSERT_RECOMMENDATION,
+            [
+                (
+                    user_id,
+                    job_id,
+                    batch,
+                    kind,
+                    rank,
+                    occasion,
+                    weather,
+                    r.get("items", []),
+                    r.get("target_id"),
+                    r["score"],
+                    r.get("terms", {}),
+                    r.get("explanation", ""),
+                )
+                for rank, r in enumerate(rows)
+            ],
+        )
 
 
 LATEST_BATCH = """
@@ -143,15 +169,28 @@ RETURNING id
 
 
 async def save_analysis(
-    pool: asyncpg.Pool, *, user_id: uuid.UUID, job_id: uuid.UUID, analysis: dict[str, Any],
+    pool: asyncpg.Pool,
+    *,
+    user_id: uuid.UUID,
+    job_id: uuid.UUID,
+    analysis: dict[str, Any],
     summary: str,
 ) -> uuid.UUID:
     a = analysis
     return await pool.fetchval(
-        UPSERT_ANALYSIS, user_id, job_id, a["garment_count"], a["palette"],
-        {"categories": a["categories"], "slots": a["slots"]}, a["formality"], a["seasons"],
-        a["styles"], {"outfits": a["outfits"], "garments": a["versatility"]},
-        {"wear": a["wear"], "worn_outfits": a["worn_outfits"]}, a["gaps"], summary,
+        UPSERT_ANALYSIS,
+        user_id,
+        job_id,
+        a["garment_count"],
+        a["palette"],
+        {"categories": a["categories"], "slots": a["slots"]},
+        a["formality"],
+        a["seasons"],
+        a["styles"],
+        {"outfits": a["outfits"], "garments": a["versatility"]},
+        {"wear": a["wear"], "worn_outfits": a["worn_outfits"]},
+        a["gaps"],
+        summary,
     )
 
 
@@ -175,3 +214,54 @@ WHERE is_active AND last_login_at > now() - make_interval(days => $1)
 
 async def active_users(pool: asyncpg.Pool, days: int = 7) -> list[uuid.UUID]:
     return [r["id"] for r in await pool.fetch(ACTIVE_USERS, days)]
+
+
+# Social: the interactions collaborative filtering learns from, over a bounded recent window.
+RECENT_LIKES = """
+SELECT l.user_id::text, l.post_id::text FROM likes l JOIN posts p ON p.id = l.post_id
+WHERE p.created_at > now() - make_interval(days => $1)
+ORDER BY l.created_at DESC LIMIT $2
+"""
+
+ACTIVE_FOLLOWS = """
+SELECT follower_id::text, followee_id::text FROM follows WHERE status = 'active' LIMIT $1
+"""
+
+# Candidate posts the viewer ($1) may see and has not written, with their authors.
+CANDIDATE_POSTS = """
+SELECT p.id::text, p.author_id::text FROM posts p JOIN users u ON u.id = p.author_id
+WHERE p.created_at > now() - make_interval(days => $2) AND u.is_active AND p.author_id <> $1
+  AND (NOT u.is_private OR EXISTS (
+      SELECT 1 FROM follows f
+      WHERE f.follower_id = $1 AND f.followee_id = u.id AND f.status = 'active'))
+"""
+
+ALL_USERS = "SELECT id::text, is_active FROM users"
+
+ALREADY_ASKED = "SELECT followee_id::text FROM follows WHERE follower_id = $1"
+
+
+async def social_inputs(
+    pool: asyncpg.Pool, user_id: uuid.UUID, *, days: int = 90, limit: int = 500_000
+) -> dict[str, Any]:
+    async with pool.acquire() as conn:
+        return {
+            "likes": [tuple(r) for r in await conn.fetch(RECENT_LIKES, days, limit)],
+            "follows": [tuple(r) for r in await conn.fetch(ACTIVE_FOLLOWS, limit)],
+            "candidates": [tuple(r) for r in await conn.fetch(CANDIDATE_POSTS, user_id, days)],
+            "users": [(r[0], r[1]) for r in await conn.fetch(ALL_USERS)],
+            "asked": {r[0] for r in await conn.fetch(ALREADY_ASKED, user_id)},
+        }
+
+
+EXPLORE_POSTS = """
+SELECT r.rank, r.score, r.explanation, r.target_id FROM ai_recommendations r
+WHERE r.user_id = $1 AND r.kind = $2 AND r.batch_id = (
+    SELECT batch_id FROM ai_recommendations WHERE user_id = $1 AND kind = $2
+    ORDER BY created_at DESC LIMIT 1)
+ORDER BY r.rank
+"""
+
+
+async def latest_targets(pool: asyncpg.Pool, user_id: uuid.UUID, kind: str) -> list[asyncpg.Record]:
+    return await pool.fetch(EXPLORE_POSTS, user_id, kind)

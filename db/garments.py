@@ -142,15 +142,14 @@ def filter_sql(
     return " ".join(conditions)
 
 
-async def list_garments(
-    pool: asyncpg.Pool,
+def list_query(
     owner_id: uuid.UUID,
     where: GarmentFilter,
     *,
     limit: int,
     after: tuple[datetime, uuid.UUID] | None = None,
-) -> list[asyncpg.Record]:
-    """Newest first; `after` is the (created_at, id) of the last row of the previous page."""
+) -> tuple[str, list[Any]]:
+    """The SQL and parameters of one page of the list (apart so a bench can EXPLAIN it)."""
     given: dict[str, tuple[Any, ...]] = {
         "categories": (where.categories,) if where.categories else (),
         "color_family": ([{"family": where.color_family}],) if where.color_family else (),
@@ -160,7 +159,19 @@ async def list_garments(
         "after": after or (),
     }
     params: list[Any] = [owner_id, where.archived, limit]
-    sql = LIST_GARMENTS.format(conditions=filter_sql(CONDITIONS, given, params))
+    return LIST_GARMENTS.format(conditions=filter_sql(CONDITIONS, given, params)), params
+
+
+async def list_garments(
+    pool: asyncpg.Pool,
+    owner_id: uuid.UUID,
+    where: GarmentFilter,
+    *,
+    limit: int,
+    after: tuple[datetime, uuid.UUID] | None = None,
+) -> list[asyncpg.Record]:
+    """Newest first; `after` is the (created_at, id) of the last row of the previous page."""
+    sql, params = list_query(owner_id, where, limit=limit, after=after)
     return await pool.fetch(sql, *params)
 
 

@@ -351,3 +351,18 @@ async def set_image(
             return None
         await conn.execute(SET_POST_IMAGE, post_id, image_key)
     return [old["image_key"]] if old["image_key"] else []
+
+
+SELECT_VISIBLE_POSTS = f"""
+SELECT {POST_FIELDS}
+FROM posts p JOIN users u ON u.id = p.author_id
+WHERE p.id = ANY($2::uuid[]) AND u.is_active AND {VISIBLE}
+"""
+
+
+async def visible_posts(
+    pool: asyncpg.Pool, viewer: uuid.UUID, post_ids: list[uuid.UUID]
+) -> list[asyncpg.Record]:
+    """The posts among `post_ids` the viewer may see now, in the order given."""
+    rows = {r["id"]: r for r in await pool.fetch(SELECT_VISIBLE_POSTS, viewer, post_ids)}
+    return [rows[i] for i in post_ids if i in rows]

@@ -39,6 +39,13 @@ async def get_upload(conn: asyncpg.Connection | asyncpg.Pool, key: str) -> async
     return await conn.fetchrow(SELECT_UPLOAD, key)
 
 
+SELECT_STATUS = "SELECT status FROM uploads WHERE key = $1"
+
+
+async def upload_status(conn: asyncpg.Connection | asyncpg.Pool, key: str) -> str | None:
+    return await conn.fetchval(SELECT_STATUS, key)
+
+
 REJECT_UPLOAD = "UPDATE uploads SET status = 'rejected' WHERE key = $1 AND status = 'pending'"
 
 

@@ -10,8 +10,15 @@ from arq.connections import ArqRedis, RedisSettings, create_pool
 from drape.settings import Settings
 
 
+def _fallback(obj: Any) -> Any:
+    # arq stores a failed job's exception as its result; keep its text rather than fail.
+    if isinstance(obj, BaseException):
+        return {"error": type(obj).__name__, "message": str(obj)}
+    raise TypeError(f"cannot serialize {type(obj).__name__}")
+
+
 def pack(obj: Any) -> bytes:
-    return msgpack.packb(obj, datetime=True)
+    return msgpack.packb(obj, datetime=True, default=_fallback)
 
 
 def unpack(data: bytes) -> Any:

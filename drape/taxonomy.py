@@ -102,6 +102,7 @@ CATEGORIES: Final[dict[str, dict[str, str]]] = {
         "cover_up": "outer",
     },
 }
+CATEGORY_NAMES = tuple(CATEGORIES)  # the order of the database CHECK
 SUBCATEGORY_CATEGORY: Final = {sub: cat for cat, subs in CATEGORIES.items() for sub in subs}
 
 # Outfit slots, head to toe.

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from db import uploads as db_uploads
 from drape import images
+from drape.storage import ObjectNotFound
 from server.context import POOL, SETTINGS, STORE
 from server.errors import Problem, invalid
 
@@ -127,14 +128,21 @@ async def receive(
     ):
         raise invalid("key", "is not an upload started for this resource")
     if upload["status"] != "pending":
-        raise Problem(409, f"This upload was already {upload['status']}; start a new one.")
+        raise _settled(upload["status"])
     info = await store.head(key)
-    if info is None:
-        raise invalid("key", "has no uploaded file yet: post the form first")
     # The local store enforces the form's size limit while receiving; S3 servers that ignore
     # content-length-range (moto, some gateways) do not, so the size is checked here again.
     limit = upload["max_bytes"]
-    data = await store.get(key) if info.size <= limit else None
+    try:
+        data = await store.get(key) if info is not None and info.size <= limit else None
+    except ObjectNotFound:
+        info = None
+    if info is None:
+        # Never uploaded, or a concurrent confirm of the same upload took it meanwhile.
+        status = await db_uploads.upload_status(pool, key)
+        if status != "pending":
+            raise _settled(status)
+        raise invalid("key", "has no uploaded file yet: post the form first")
     if data is None or len(data) > limit:  # the GET re-checks: the form may have been reused
         await _refuse(request, key)
         raise Problem(413, f"The file is over the {limit} bytes allowed.")
@@ -149,6 +157,10 @@ async def receive(
     for r in checked.renditions:
         await store.put(keys[r.side], r.data, "image/webp")
     return Received(upload_key=key, keys=keys, width=checked.width, height=checked.height)
+
+
+def _settled(status: str | None) -> Problem:
+    return Problem(409, f"This upload was already {status or 'removed'}; start a new one.")
 
 
 async def _refuse(request: web.Request, key: str) -> None:

@@ -200,3 +200,60 @@ async def test_style_analysis(
 async def test_ai_routes_need_a_user(api: Api, method: str, path: str) -> None:
     r = await api.request(method, path, json={}, token="")
     assert r.status == 401
+
+
+async def test_explore_and_people_from_collaborative_filtering(
+    api: Api, pool: asyncpg.Pool, run_jobs: Callable[[], Awaitable[int]]
+) -> None:
+    import random
+
+    rng = random.Random(7)
+    me = await api.register("explorer")
+    rows = await pool.fetch(
+        "INSERT INTO users (email, username, password_hash, is_private)"
+        " SELECT 'u' || g || '@x.io', 'usr' || g, 'unused', g = 3"
+        " FROM generate_series(1, 44) g RETURNING id, username")
+    ids = {r["username"].replace("usr", "u"): r["id"] for r in rows}
+    side = {f"u{g}": "a" if g <= 22 else "b" for g in range(1, 45)}
+    authors = {"a": ["u1", "u2", "u3"], "b": ["u23", "u24", "u25"]}  # u3 is private
+    posts: dict[str, list[uuid.UUID]] = {"a": [], "b": []}
+    for s, names in authors.items():
+        for name in names:
+            for _ in range(6):
+                posts[s].append(await pool.fetchval(
+                    "INSERT INTO posts (author_id) VALUES ($1) RETURNING id", ids[name]))
+    likes = []
+    for name, s in side.items():
+        for post in posts[s]:
+            if rng.random() < 0.6:
+                likes.append((post, ids[name]))
+        for author in authors[s]:
+            if name != author and rng.random() < 0.5:
+                await pool.execute("INSERT INTO follows (follower_id, followee_id)"
+                                   " VALUES ($1, $2)", ids[name], ids[author])
+    mine = uuid.UUID(me.id)
+    visible_a = [p for p in posts["a"][:12]]  # u1 and u2's posts
+    likes += [(p, mine) for p in visible_a[:5]]
+    await pool.executemany("INSERT INTO likes (post_id, user_id) VALUES ($1, $2)"
+                           " ON CONFLICT DO NOTHING", likes)
+    await pool.execute("INSERT INTO follows (follower_id, followee_id) VALUES ($1, $2)",
+                       mine, ids["u1"])
+
+    r = await api.post("/v1/explore", token=me.token)
+    assert r.status == 202, await r.text()
+    await run_jobs()
+    explore = (await (await api.get("/v1/explore", token=me.token)).json())["items"]
+    assert explore
+    shown = {uuid.UUID(p["id"]) for p in explore}
+    assert not shown & set(posts["a"][12:]), "a private account's posts stay hidden"
+    assert not shown & set(visible_a[:5]), "already liked posts are not suggested again"
+    top = [uuid.UUID(p["id"]) for p in explore[:5]]
+    assert sum(p in set(posts["a"]) for p in top) >= 4, "taste like mine comes first"
+
+    people = (await (await api.get("/v1/people/suggested", token=me.token)).json())["items"]
+    names = [p["user"]["username"] for p in people]
+    assert "usr1" not in names and "explorer" not in names, "not whom I follow, not myself"
+    assert names and side[names[0].replace("usr", "u")] == "a"
+    assert all("email" not in p["user"] for p in people)
+    other = await api.register("stranger")
+    assert (await (await api.get("/v1/explore", token=other.token)).json())["items"] == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import uuid
 from collections.abc import Awaitable, Callable
@@ -213,6 +214,14 @@ async def test_deleting_a_garment_deletes_its_image(
         assert await _store(server).head(key) is None
 
 
+async def _run_colour_jobs(run_jobs: Callable[[], Awaitable[int]], pool: asyncpg.Pool) -> None:
+    """Run the queue with a burst worker; every colour job must be done after it (other jobs,
+    such as cron jobs run at start-up, may run alongside)."""
+    await run_jobs()
+    rows = await pool.fetch("SELECT status FROM jobs WHERE kind = 'garment_colors'")
+    assert rows and {r["status"] for r in rows} == {"done"}, rows
+
+
 async def test_dominant_colours_job_sets_the_colours_of_a_garment_without_any(
     store_kind: str,
     api: Api,
@@ -231,7 +240,7 @@ async def test_dominant_colours_job_sets_the_colours_of_a_garment_without_any(
     job = (await done.json())["job"]
     assert job["kind"] == "garment_colors" and job["status"] == "queued"
 
-    assert await run_jobs() == 1
+    await _run_colour_jobs(run_jobs, pool)
     events = await updates.wait_for(3)  # running, running with progress, done
     assert [(e["status"], e["progress"]) for e in events if e["id"] == job["id"]] == [
         ("running", 0),
@@ -255,7 +264,7 @@ async def test_dominant_colours_job_sets_the_colours_of_a_garment_without_any(
         user_id=uuid.UUID(alice.id),
         args={"garment_id": g["id"]},
     )
-    assert await run_jobs() == 1
+    await _run_colour_jobs(run_jobs, pool)
     again = await (await api.get(f"/v1/garments/{g['id']}", token=alice.token)).json()
     assert again["colors"] == got["colors"]
 
@@ -273,12 +282,32 @@ async def test_colours_a_user_sets_win_over_the_job(
     blue = [{"hex": "#3d6fb6"}]
     r = await api.patch(f"/v1/garments/{g['id']}", token=alice.token, json={"colors": blue})
     assert r.status == 200
-    assert await run_jobs() == 1
+    await _run_colour_jobs(run_jobs, pool)
     got = await (await api.get(f"/v1/garments/{g['id']}", token=alice.token)).json()
     assert got["color_source"] == "user" and [c["family"] for c in got["colors"]] == ["blue"]
     # Clearing them asks the image again.
     r = await api.patch(f"/v1/garments/{g['id']}", token=alice.token, json={"colors": []})
     assert r.status == 200
-    assert await run_jobs() == 1
+    await _run_colour_jobs(run_jobs, pool)
     got = await (await api.get(f"/v1/garments/{g['id']}", token=alice.token)).json()
     assert got["color_source"] == "image" and len(got["colors"]) == 2
+
+
+async def test_concurrent_confirms_attach_one_image_and_leave_no_orphans(
+    api: Api, pool: asyncpg.Pool, server: RunningApp
+) -> None:
+    (alice,) = await quick_users(api, pool, "alice")
+    g = await garment(api, alice, colors=[{"hex": RED}])
+    path = f"/v1/garments/{g['id']}/image"
+    r = await api.post(path, token=alice.token, json={"content_type": "image/png"})
+    form = await r.json()
+    assert await post_form(form, image_bytes(), "image/png") in (200, 204)
+    confirms = [
+        api.post(f"{path}/complete", token=alice.token, json={"key": form["key"]}) for _ in range(4)
+    ]
+    statuses = sorted(r.status for r in await asyncio.gather(*confirms))
+    assert 200 in statuses and set(statuses) <= {200, 409}, statuses
+    keys = await pool.fetchrow("SELECT image_key, thumbnail_key FROM garments")
+    root = server.app[STORE].root  # type: ignore[attr-defined]
+    stored = {str(p.relative_to(root)) for p in (root / "garments").rglob("*") if p.is_file()}
+    assert stored == set(keys.values())

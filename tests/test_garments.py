@@ -60,7 +60,7 @@ async def test_defaults(api: Api, pool: asyncpg.Pool) -> None:
     assert g["colors"] == [] and g["subcategory"] is None and g["price"] is None
 
 
-TOMORROW_PLUS = (date.today() + timedelta(days=3)).isoformat()
+IN_THREE_DAYS = (date.today() + timedelta(days=3)).isoformat()
 
 
 @pytest.mark.parametrize(
@@ -79,7 +79,7 @@ TOMORROW_PLUS = (date.today() + timedelta(days=3)).isoformat()
         ({"warmth": 0}, "warmth"),
         ({"seasons": ["monsoon"]}, "seasons.0"),
         ({"pattern": "tartan"}, "pattern"),
-        ({"purchased_on": TOMORROW_PLUS}, "purchased_on"),
+        ({"purchased_on": IN_THREE_DAYS}, "purchased_on"),
         ({"tags": ["x" * 33]}, "tags.0"),
         ({"tags": ["no/slashes"]}, "tags.0"),
         ({"tags": [f"t{i}" for i in range(21)]}, "tags"),

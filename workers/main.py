@@ -28,6 +28,7 @@ def functions(settings: Settings) -> list[Any]:
         wardrobe.garment_colors,
         ai.recommend,
         ai.style_analysis,
+        ai.social,
         avatars.avatar_build,
         func(
             avatars.avatar_live, keep_result=0, max_tries=1, timeout=min(10, settings.job_timeout)

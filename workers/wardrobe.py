@@ -30,9 +30,9 @@ def palette(data: bytes) -> list[dict[str, Any]]:
     shades of one red are one colour to a wardrobe), largest first, small ones dropped."""
     with Image.open(io.BytesIO(data)) as im:
         im.draft("RGB", (SAMPLE_SIDE, SAMPLE_SIDE))
-        im = im.convert("RGBA")
-        im.thumbnail((SAMPLE_SIDE, SAMPLE_SIDE))
-        pixels = np.asarray(im).reshape(-1, 4)
+        rgba = im.convert("RGBA")
+    rgba.thumbnail((SAMPLE_SIDE, SAMPLE_SIDE))
+    pixels = np.asarray(rgba).reshape(-1, 4)
     merged: dict[str, dict[str, Any]] = {}
     for c in dominant_colors(pixels, CLUSTERS):
         if c["family"] in merged:

@@ -98,6 +98,9 @@ def setup_routes(app: web.Application) -> None:
     )
     r.add_post("/v1/style-analysis", ai.create_style_analysis, name="style_analysis_create")
     r.add_get("/v1/style-analysis/latest", ai.latest_style_analysis, name="style_analysis")
+    r.add_post("/v1/explore", ai.refresh_explore, name="explore_refresh")
+    r.add_get("/v1/explore", ai.explore, name="explore")
+    r.add_get("/v1/people/suggested", ai.suggested_people, name="people_suggested")
 
     # avatar
     r.add_post("/v1/avatars", avatars.create_avatar, name="avatar_create")

@@ -10,15 +10,18 @@ from pydantic import BaseModel, Field
 
 from db import ai as db_ai
 from db import jobs as db_jobs
+from db import posts as db_posts
+from db import users as db_users
 from db.common import iso
 from server.auth import user_id
-from server.context import ARQ, POOL
+from server.context import ARQ, POOL, STORE
 from server.errors import not_found
 from server.metrics import JOBS_ENQUEUED
 from server.openapi import endpoint
 from server.params import json_response, path_uuid
 from server.routes.jobs import Job
-from server.routes.users import Input
+from server.routes.posts import posts_json
+from server.routes.users import Input, public_user
 from workers.recommend.taxonomy import OCCASIONS
 
 Occasion = Literal[tuple(OCCASIONS)]  # type: ignore[valid-type]
@@ -81,34 +84,62 @@ async def enqueue_for(
     request: web.Request, function: str, args: dict[str, Any], dedupe_key: str | None = None
 ) -> web.Response:
     row = await db_jobs.enqueue(
-        request.app[POOL], request.app[ARQ], function=function, kind=function,
-        user_id=user_id(request), args=args, dedupe_key=dedupe_key,
+        request.app[POOL],
+        request.app[ARQ],
+        function=function,
+        kind=function,
+        user_id=user_id(request),
+        args=args,
+        dedupe_key=dedupe_key,
     )
     JOBS_ENQUEUED.labels(function).inc()
     return json_response({"job": db_jobs.job_json(row)}, 202)
 
 
-@endpoint("Ask for outfit recommendations from my wardrobe", tags=["ai"], body=RecommendIn,
-          response=Accepted, status=202)
+@endpoint(
+    "Ask for outfit recommendations from my wardrobe",
+    tags=["ai"],
+    body=RecommendIn,
+    response=Accepted,
+    status=202,
+)
 async def create_recommendations(request: web.Request, body: RecommendIn) -> web.Response:
     return await enqueue_for(request, "recommend", body.model_dump(mode="json"))
 
 
 def recommendation_json(r: asyncpg.Record) -> dict[str, Any]:
-    return {"id": str(r["id"]), "rank": r["rank"], "items": r["items"], "score": r["score"],
-            "terms": r["terms"], "explanation": r["explanation"], "occasion": r["occasion"],
-            "weather": r["weather"], "feedback": r["feedback"], "created_at": iso(r["created_at"])}
+    return {
+        "id": str(r["id"]),
+        "rank": r["rank"],
+        "items": r["items"],
+        "score": r["score"],
+        "terms": r["terms"],
+        "explanation": r["explanation"],
+        "occasion": r["occasion"],
+        "weather": r["weather"],
+        "feedback": r["feedback"],
+        "created_at": iso(r["created_at"]),
+    }
 
 
 @endpoint("My latest outfit recommendations", tags=["ai"], response=RecommendationList)
 async def list_recommendations(request: web.Request) -> web.Response:
     rows = await db_ai.latest_batch(request.app[POOL], user_id(request), "outfit")
-    return json_response({"items": [recommendation_json(r) for r in rows],
-                          "batch_id": str(rows[0]["batch_id"]) if rows else None})
+    return json_response(
+        {
+            "items": [recommendation_json(r) for r in rows],
+            "batch_id": str(rows[0]["batch_id"]) if rows else None,
+        }
+    )
 
 
-@endpoint("Tell how a recommendation landed (liked, dismissed, worn)", tags=["ai"],
-          body=FeedbackIn, status=204, errors=(404,))
+@endpoint(
+    "Tell how a recommendation landed (liked, dismissed, worn)",
+    tags=["ai"],
+    body=FeedbackIn,
+    status=204,
+    errors=(404,),
+)
 async def recommendation_feedback(request: web.Request, body: FeedbackIn) -> web.Response:
     rec = path_uuid(request, "id", "recommendation")
     if not await db_ai.set_feedback(request.app[POOL], rec, user_id(request), body.feedback):
@@ -129,3 +160,47 @@ async def latest_style_analysis(request: web.Request) -> web.Response:
         raise not_found("style analysis")
     out = {k: row[k] for k in StyleAnalysis.model_fields if k not in {"id", "created_at"}}
     return json_response({**out, "id": str(row["id"]), "created_at": iso(row["created_at"])})
+
+
+class Suggestion(BaseModel):
+    user: dict[str, Any]
+    score: float
+    explanation: str
+
+
+class SuggestionList(BaseModel):
+    items: list[Suggestion]
+
+
+class ExplorePage(BaseModel):
+    items: list[dict[str, Any]]
+
+
+@endpoint(
+    "Refresh my explore feed and people suggestions", tags=["ai"], response=Accepted, status=202
+)
+async def refresh_explore(request: web.Request) -> web.Response:
+    uid = user_id(request)
+    return await enqueue_for(request, "social", {"count": 30}, dedupe_key=f"social:{uid}")
+
+
+@endpoint("Posts I may like, from people with similar likes", tags=["ai"], response=ExplorePage)
+async def explore(request: web.Request) -> web.Response:
+    pool, uid = request.app[POOL], user_id(request)
+    picks = await db_ai.latest_targets(pool, uid, "post")
+    rows = await db_posts.visible_posts(pool, uid, [p["target_id"] for p in picks])
+    return json_response({"items": await posts_json(pool, request.app[STORE], rows)})
+
+
+@endpoint("People I may want to follow", tags=["ai"], response=SuggestionList)
+async def suggested_people(request: web.Request) -> web.Response:
+    pool, uid = request.app[POOL], user_id(request)
+    picks = await db_ai.latest_targets(pool, uid, "user")
+    items = []
+    for p in picks:
+        user = await db_users.get_user(pool, p["target_id"])
+        if user is not None and user["is_active"]:
+            items.append(
+                {"user": public_user(user), "score": p["score"], "explanation": p["explanation"]}
+            )
+    return json_response({"items": items})

@@ -34,7 +34,7 @@ from server.openapi import endpoint
 from server.params import cursor_values, json_response, path_uuid
 from server.routes.jobs import Job
 
-Category = Literal[tuple(taxonomy.CATEGORIES)]  # type: ignore[valid-type]
+Category = Literal[taxonomy.CATEGORY_NAMES]  # type: ignore[valid-type]
 Family = Literal[vocab.COLOR_FAMILIES]  # type: ignore[valid-type]
 Season = Literal[vocab.SEASONS]  # type: ignore[valid-type]
 Pattern = Literal[taxonomy.PATTERNS]  # type: ignore[valid-type]
@@ -263,10 +263,10 @@ async def _extract_colors(request: web.Request, row: asyncpg.Record) -> dict[str
 class GarmentQuery(Input):
     limit: Annotated[int, Field(ge=1, le=100)] = 20
     cursor: str | None = None
-    category: list[Category] = []
+    category: Annotated[list[Category], Field(max_length=20)] = []
     color: Family | None = None
-    season: list[Season] = []  # any of them
-    tag: list[Tag] = []  # all of them
+    season: Annotated[list[Season], Field(max_length=4)] = []  # any of them
+    tag: Annotated[list[Tag], Field(max_length=20)] = []  # all of them
     q: Search | None = None  # in name or brand
     archived: bool = False
 

@@ -194,7 +194,7 @@ class OutfitQuery(Input):
     limit: Annotated[int, Field(ge=1, le=100)] = 20
     cursor: str | None = None
     occasion: Occasion | None = None
-    season: list[Season] = []  # any of them
+    season: Annotated[list[Season], Field(max_length=4)] = []  # any of them
     favorite: bool | None = None
     garment_id: uuid.UUID | None = None  # outfits that hold this garment
 

@@ -1,112 +1,30 @@
-"""The wardrobe vocabulary: the single source of truth for categories, slots, colours and occasions.
+"""What the recommender knows about kinds of clothes, on top of the shared vocabulary.
 
-Everything the recommender knows about *kinds* of clothes lives here as plain data: which
-subcategories a category has, which outfit slot each fills, typical attributes of each
-subcategory (used to build virtual garments for wardrobe gap suggestions), colour families with
-their anchor colours, patterns and how busy they read, and occasions with their formality ranges.
+The categories, slots, patterns, materials and colour families are the API's (drape/taxonomy.py
+and drape/vocab.py, re-exported here). Added here as plain data: typical attributes of each
+subcategory (used to build virtual garments for wardrobe gap suggestions), how busy patterns
+read, which materials suit which weather, and occasions with their formality ranges.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-# Outfit slots, listed head to toe: this order is also an outfit's display `position`.
-SLOTS: Final = ("outer", "top", "dress", "bottom", "shoes", "bag", "accessory")
+# The categories, slots, patterns, materials and colour families the API validates against are
+# defined once, in drape/ (importable without numpy); they are re-exported here.
+from drape.taxonomy import CATEGORIES as CATEGORIES
+from drape.taxonomy import FAMILY_ANCHORS as FAMILY_ANCHORS
+from drape.taxonomy import MATERIALS as MATERIALS
+from drape.taxonomy import PATTERNS as PATTERNS
+from drape.taxonomy import SLOTS as SLOTS
+from drape.taxonomy import SUBCATEGORY_CATEGORY as SUBCATEGORY_CATEGORY
+from drape.vocab import COLOR_FAMILIES as COLOR_FAMILIES
+from drape.vocab import SEASONS as SEASONS
+
 SLOT_INDEX: Final = {slot: i for i, slot in enumerate(SLOTS)}
 # Slots every outfit needs in one of its two shapes; the rest are optional layers and extras.
 CORE_SLOTS: Final = frozenset({"top", "bottom", "dress", "shoes"})
 
-# category -> subcategory -> slot. Subcategory names are unique across categories.
-CATEGORIES: Final[dict[str, dict[str, str]]] = {
-    "tops": {
-        "t_shirt": "top",
-        "tank_top": "top",
-        "crop_top": "top",
-        "shirt": "top",
-        "blouse": "top",
-        "polo": "top",
-        "sweater": "top",
-        "cardigan": "top",
-        "turtleneck": "top",
-        "hoodie": "top",
-        "sweatshirt": "top",
-    },
-    "bottoms": {
-        "jeans": "bottom",
-        "trousers": "bottom",
-        "chinos": "bottom",
-        "shorts": "bottom",
-        "skirt": "bottom",
-        "joggers": "bottom",
-        "cargo_pants": "bottom",
-    },
-    "dresses": {
-        "casual_dress": "dress",
-        "shirt_dress": "dress",
-        "mini_dress": "dress",
-        "midi_dress": "dress",
-        "maxi_dress": "dress",
-        "cocktail_dress": "dress",
-        "evening_gown": "dress",
-        "jumpsuit": "dress",
-    },
-    "outerwear": {
-        "coat": "outer",
-        "trench_coat": "outer",
-        "parka": "outer",
-        "puffer": "outer",
-        "blazer": "outer",
-        "leather_jacket": "outer",
-        "denim_jacket": "outer",
-        "bomber_jacket": "outer",
-        "rain_jacket": "outer",
-    },
-    "shoes": {
-        "sneakers": "shoes",
-        "running_shoes": "shoes",
-        "boots": "shoes",
-        "ankle_boots": "shoes",
-        "loafers": "shoes",
-        "oxfords": "shoes",
-        "heels": "shoes",
-        "flats": "shoes",
-        "sandals": "shoes",
-    },
-    "bags": {
-        "tote": "bag",
-        "crossbody": "bag",
-        "shoulder_bag": "bag",
-        "backpack": "bag",
-        "clutch": "bag",
-        "briefcase": "bag",
-    },
-    "accessories": {
-        "scarf": "accessory",
-        "hat": "accessory",
-        "cap": "accessory",
-        "belt": "accessory",
-        "tie": "accessory",
-        "watch": "accessory",
-        "jewelry": "accessory",
-        "sunglasses": "accessory",
-        "gloves": "accessory",
-    },
-    "activewear": {
-        "athletic_top": "top",
-        "sports_bra": "top",
-        "leggings": "bottom",
-        "track_pants": "bottom",
-        "athletic_shorts": "bottom",
-        "track_jacket": "outer",
-    },
-    "swimwear": {
-        "swimsuit": "dress",
-        "bikini": "dress",
-        "swim_trunks": "bottom",
-        "cover_up": "outer",
-    },
-}
-SUBCATEGORY_CATEGORY: Final = {sub: cat for cat, subs in CATEGORIES.items() for sub in subs}
 # When a subcategory is unknown (free text from an old client), the category decides the slot.
 CATEGORY_DEFAULT_SLOT: Final = {
     "tops": "top",
@@ -122,11 +40,6 @@ CATEGORY_DEFAULT_SLOT: Final = {
 # Swimwear only makes sense at the beach; other occasions never get it.
 RESTRICTED_CATEGORIES: Final = {"swimwear": frozenset({"beach"})}
 
-SEASONS: Final = ("spring", "summer", "autumn", "winter")
-PATTERNS: Final = (
-    "solid", "striped", "checked", "plaid", "floral", "polka_dot", "animal",
-    "geometric", "graphic", "camo", "paisley", "other",
-)  # fmt: skip
 # How loud a pattern reads, 0-3. Two loud patterns compete; one against solids is a statement.
 PATTERN_BUSYNESS: Final = {
     "solid": 0,
@@ -142,10 +55,6 @@ PATTERN_BUSYNESS: Final = {
     "camo": 3,
     "paisley": 3,
 }
-MATERIALS: Final = (
-    "cotton", "linen", "wool", "cashmere", "silk", "denim", "leather", "suede",
-    "polyester", "nylon", "knit", "fleece", "down", "synthetic", "other",
-)  # fmt: skip
 WARM_MATERIALS: Final = frozenset({"wool", "cashmere", "fleece", "down", "knit"})
 LIGHT_MATERIALS: Final = frozenset({"linen", "cotton", "silk"})
 # Water marks or ruins these.
@@ -175,34 +84,8 @@ OCCASIONS: Final[dict[str, tuple[int, int]]] = {
     "beach": (1, 2),
 }
 
-COLOR_FAMILIES: Final = (
-    "black", "white", "gray", "beige", "brown", "navy", "blue", "green", "olive",
-    "yellow", "orange", "red", "pink", "purple", "burgundy", "teal", "multi",
-)  # fmt: skip
 # Families that pair with anything. Navy and brown are dark enough to act as neutrals in dress.
 NEUTRAL_FAMILIES: Final = frozenset({"black", "white", "gray", "beige", "navy", "brown"})
-# Reference colours for naming a hex: the nearest anchor (CIEDE2000) gives the family. Several per
-# family because families are regions, not points (navy spans ink to denim-dark). The first anchor
-# of each family is its canonical colour, used for virtual garments.
-FAMILY_ANCHORS: Final[dict[str, tuple[str, ...]]] = {
-    "black": ("#111111", "#000000", "#2a2a2a"),
-    "white": ("#f7f7f5", "#ffffff", "#f2efe6"),
-    "gray": ("#8c8c8c", "#5a5a5a", "#b4b4b4", "#d4d4d4", "#3f4145"),
-    "beige": ("#d9c7a7", "#f5f0dc", "#c8b08c", "#c19a6b", "#e6d5b8"),
-    "brown": ("#6b4423", "#8b5a2b", "#4a3022", "#a0522d", "#5c4033"),
-    "navy": ("#1f2a44", "#000080", "#14213d", "#23395d", "#2c3e63"),
-    "blue": ("#3d6fb6", "#0000ff", "#4169e1", "#87ceeb", "#1e90ff", "#add8e6", "#5b7fa6"),
-    "green": ("#2e8b57", "#008000", "#228b22", "#90ee90", "#50c878", "#0b5d1e"),
-    "olive": ("#6b6b2a", "#808000", "#556b2f", "#708238", "#8a8a5c"),
-    "yellow": ("#f2c94c", "#ffff00", "#ffd700", "#ffdb58", "#fff176"),
-    "orange": ("#e8782a", "#ffa500", "#ff8c00", "#cc5500", "#e2725b"),
-    "red": ("#c62828", "#ff0000", "#dc143c", "#b22222", "#e34234"),
-    "pink": ("#f4a6b7", "#ffc0cb", "#ff69b4", "#e75480", "#ffb6c1", "#ff1493"),
-    "purple": ("#7b3f9e", "#800080", "#9370db", "#6a0dad", "#b57edc", "#4b0082"),
-    "burgundy": ("#7a1f2b", "#800020", "#722f37", "#5e1224", "#900020"),
-    "teal": ("#1b8a8a", "#008080", "#20b2aa", "#006d6f", "#40e0d0"),
-    # "multi" has no anchor: it is only ever set by a client for a many-coloured print.
-}
 
 
 # Typical attributes of a subcategory: (formality, warmth, seasons, material). Used to build the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from contextlib import AsyncExitStack
@@ -16,6 +17,7 @@ from drape.settings import Settings
 from drape.storage import open_store
 from realtime.emit import worker_emitter
 from workers import ai, avatars, maintenance, wardrobe
+from workers.avatar import warm_up
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,8 @@ async def startup(ctx: dict[str, Any]) -> None:
         )
     )
     ctx["emitter"] = worker_emitter(settings.redis_url, settings.socketio_channel)
+    # Fill the body model's caches now, so the first avatar job is as fast as the rest.
+    await asyncio.to_thread(warm_up)
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:

@@ -122,8 +122,13 @@ class Glb:
             out = np.zeros((count, width))
         if "sparse" in acc:
             sp = acc["sparse"]
-            idx = self._read(sp["indices"]["bufferView"], sp["indices"].get("byteOffset", 0),
-                             np.dtype(_DTYPES[sp["indices"]["componentType"]]), 1, sp["count"])
+            idx = self._read(
+                sp["indices"]["bufferView"],
+                sp["indices"].get("byteOffset", 0),
+                np.dtype(_DTYPES[sp["indices"]["componentType"]]),
+                1,
+                sp["count"],
+            )
             vals = self._read(sp["values"]["bufferView"], sp["values"].get("byteOffset", 0),
                               dtype, width, sp["count"])  # fmt: skip
             out[idx[:, 0].astype(np.int64)] = vals
@@ -131,13 +136,15 @@ class Glb:
             out = np.maximum(out / _NORM[acc["componentType"]], -1.0)
         return out
 
-    def _read(self, view_index: int, offset: int, dtype: np.dtype, width: int, count: int) -> np.ndarray:
+    def _read(
+        self, view_index: int, offset: int, dtype: np.dtype, width: int, count: int
+    ) -> np.ndarray:
         view = self.doc["bufferViews"][view_index]
         start = view.get("byteOffset", 0) + offset
         stride = view.get("byteStride", dtype.itemsize * width)
-        rows = np.frombuffer(self.bin, np.uint8, count=stride * (count - 1) + dtype.itemsize * width,
-                             offset=start)  # fmt: skip
-        rows = np.lib.stride_tricks.as_strided(rows, (count, dtype.itemsize * width), (stride, 1))
+        size = dtype.itemsize * width
+        rows = np.frombuffer(self.bin, np.uint8, count=stride * (count - 1) + size, offset=start)
+        rows = np.lib.stride_tricks.as_strided(rows, (count, size), (stride, 1))
         return np.ascontiguousarray(rows).view(dtype).reshape(count, width).astype(np.float64)
 
     @property
@@ -157,9 +164,11 @@ class Glb:
                 return np.array(n["matrix"], dtype=np.float64).reshape(4, 4).T
             m = np.eye(4)
             x, y, z, w = n.get("rotation", [0, 0, 0, 1])
-            m[:3, :3] = [[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-                         [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-                         [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]]  # fmt: skip
+            m[:3, :3] = [
+                [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+                [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+                [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+            ]
             m[:3, :3] *= np.array(n.get("scale", [1, 1, 1]))[None, :]
             m[:3, 3] = n.get("translation", [0, 0, 0])
             return m
@@ -206,11 +215,11 @@ def read_glb(data: bytes) -> Glb:
 def load_mesh(data: bytes, morph_weights: dict[str, float] | None = None) -> trimesh.Trimesh:
     """trimesh reads the triangles but not the de-quantization (it ignores skins), so the
     vertex positions come from read_glb."""
-    scene = trimesh.load(io.BytesIO(data), file_type="glb")
-    geom = next(iter(scene.geometry.values()))
-    glb = read_glb(data)
-    assert len(geom.vertices) == len(glb.positions())
-    return trimesh.Trimesh(glb.positions(morph_weights), geom.faces, process=False)
+    scene = trimesh.load_scene(io.BytesIO(data), file_type="glb")
+    (geom,) = scene.geometry.values()
+    positions = read_glb(data).positions(morph_weights)
+    assert len(geom.vertices) == len(positions)
+    return trimesh.Trimesh(positions, geom.faces, process=False)
 
 
 def tape(mesh: trimesh.Trimesh, origin: list[float], normal: list[float]) -> float:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Callable
+from types import SimpleNamespace
 
-from workers.avatar import SLIDERS, build_avatar
+import numpy as np
+import pytest
+
+from workers.avatar import SLIDERS, AvatarBuild, build_avatar
 
 REQUIRED_JOINTS = {
     "hips", "spine", "chest", "neck", "head", "shoulder_l", "elbow_l", "wrist_l", "shoulder_r",
@@ -12,7 +16,9 @@ REQUIRED_JOINTS = {
 }  # fmt: skip
 
 
-def test_skeleton_skin_and_material(avatars, bodies, gltf) -> None:
+def test_skeleton_skin_and_material(
+    avatars: Callable[[int], AvatarBuild], bodies: tuple, gltf: SimpleNamespace
+) -> None:
     a = avatars(1)
     glb = gltf.read(a.glb)
     doc = glb.doc
@@ -39,7 +45,9 @@ def test_skeleton_skin_and_material(avatars, bodies, gltf) -> None:
     np.testing.assert_allclose(base, [*linear, 1.0], atol=1e-6)
 
 
-def test_quantized_accessors_and_morph_target_names(avatars, gltf) -> None:
+def test_quantized_accessors_and_morph_target_names(
+    avatars: Callable[[int], AvatarBuild], gltf: SimpleNamespace
+) -> None:
     a = avatars(2)
     glb = gltf.read(a.glb)
     prim = glb.primitive
@@ -51,9 +59,7 @@ def test_quantized_accessors_and_morph_target_names(avatars, gltf) -> None:
     # A naive reader can de-quantize with the numbers in extras, and gets the skinned result.
     deq = glb.doc["meshes"][0]["extras"]["dequantize"]
     raw = glb.accessor(prim["attributes"]["POSITION"])
-    np.testing.assert_allclose(
-        deq["offset"] + deq["scale"] * raw, glb.positions(), atol=1e-6
-    )
+    np.testing.assert_allclose(deq["offset"] + deq["scale"] * raw, glb.positions(), atol=1e-6)
 
 
 def test_same_input_gives_identical_output() -> None:
@@ -63,3 +69,29 @@ def test_same_input_gives_identical_output() -> None:
     assert one.glb == two.glb
     assert one.preview_png == two.preview_png
     assert one.params == two.params and one.landmarks == two.landmarks
+
+
+def test_posing_a_joint_moves_only_its_limb(
+    avatars: Callable[[int], AvatarBuild], gltf: SimpleNamespace
+) -> None:
+    # Bend the left elbow 60 degrees about the forward axis through the skin, as a client would.
+    a = avatars(5)
+    glb = gltf.read(a.glb)
+    rest = glb.positions()
+    elbow = next(i for i, n in enumerate(glb.doc["nodes"]) if n.get("name") == "elbow_l")
+    half = np.radians(60) / 2
+    glb.doc["nodes"][elbow]["rotation"] = [0.0, 0.0, float(np.sin(half)), float(np.cos(half))]
+    posed = glb.positions()
+    moved = np.linalg.norm(posed - rest, axis=1)
+    hand = rest[:, 0] > rest[:, 0].max() - 0.05
+    head = rest[:, 1] > 0.9 * rest[:, 1].max()
+    right_side = rest[:, 0] < -0.05
+    assert moved[hand].min() > 0.1  # the fingertips swing by tens of centimetres
+    assert moved[head].max() < 1e-6 and moved[right_side].max() < 1e-6
+    # The forearm keeps its length: skinning is rigid far from the joint.
+    wrist = np.array(a.landmarks["arm_length"]["to"])
+    k = np.linalg.norm(rest - wrist, axis=1).argmin()
+    centre = glb.node_world()[elbow][:3, 3]
+    assert np.linalg.norm(posed[k] - centre) == pytest.approx(
+        np.linalg.norm(rest[k] - centre), rel=0.02
+    )

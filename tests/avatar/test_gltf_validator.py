@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+from workers.avatar import AvatarBuild
 from workers.avatar.inputs import PRESENTATIONS
 
+Validator = Callable[[list[Path]], list[dict[str, Any]]]
 
-def test_every_sampled_glb_has_no_validator_errors(bodies, avatars, node_validator, tmp_path) -> None:
+
+def test_every_sampled_glb_has_no_validator_errors(
+    bodies: tuple, avatars: Callable[[int], AvatarBuild], node_validator: Validator, tmp_path: Path
+) -> None:
     paths = []
     for i in range(len(bodies)):
         path = Path(tmp_path) / f"body_{i:02d}.glb"
@@ -25,7 +32,9 @@ def test_every_sampled_glb_has_no_validator_errors(bodies, avatars, node_validat
         assert info["extensionsRequired"] == ["KHR_mesh_quantization"]
 
 
-def test_validator_really_rejects_a_broken_file(avatars, node_validator, tmp_path) -> None:
+def test_validator_really_rejects_a_broken_file(
+    avatars: Callable[[int], AvatarBuild], node_validator: Validator, tmp_path: Path
+) -> None:
     # Guard against a validator wrapper that always says yes: corrupt the JSON's accessor count.
     glb = bytearray(avatars(0).glb)
     marker = b'"count":'
@@ -37,5 +46,5 @@ def test_validator_really_rejects_a_broken_file(avatars, node_validator, tmp_pat
     assert report["issues"]["numErrors"] > 0
 
 
-def test_presentations_are_all_covered(bodies) -> None:
+def test_presentations_are_all_covered(bodies: tuple) -> None:
     assert {c["body_shape"] for _, c in bodies} == set(PRESENTATIONS)

@@ -54,7 +54,10 @@ def test_out_of_range_or_malformed_names_the_field(change: dict, field: str) -> 
         ({"height": 170.0, "hips": 90.0, "thigh": 75.0}, "thigh"),  # thighs wider than hips
         ({"height": 170.0, "thigh": 50.0, "calf": 52.0}, "calf"),
         ({"height": 200.0, "arm_length": 50.0}, "arm_length"),
-        ({"height": 160.0, "underbust": 110.0, "bust": 120.0, "shoulder_width": 36.0}, "shoulder_width"),
+        (
+            {"height": 160.0, "underbust": 110.0, "bust": 120.0, "shoulder_width": 36.0},
+            "shoulder_width",
+        ),
     ],
 )
 def test_impossible_combinations_name_the_field(measurements: dict, field: str) -> None:

@@ -4,15 +4,20 @@ and that reproduce the computed measurements when applied to the GLB's own morph
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pytest
 
-from workers.avatar import SLIDERS, ImplausibleMeasurements, live_state
+from workers.avatar import SLIDERS, AvatarBuild, ImplausibleMeasurements, live_state
+
+Base = tuple[AvatarBuild, dict[str, Any]]  # a build and its params after a JSON round trip
 
 
 @pytest.fixture(scope="module")
-def base(avatars):
+def base(avatars: Callable[[int], AvatarBuild]) -> Base:
     a = avatars(3)
     params = json.loads(json.dumps(a.params))  # as stored and sent back by the server
     return a, params
@@ -20,7 +25,7 @@ def base(avatars):
 
 @pytest.mark.parametrize("slider", SLIDERS)
 @pytest.mark.parametrize("change_cm", [-3.0, 4.0])
-def test_each_slider_moves_its_measurement(base, slider: str, change_cm: float) -> None:
+def test_each_slider_moves_its_measurement(base: Base, slider: str, change_cm: float) -> None:
     a, params = base
     wanted = {**a.requested, slider: a.requested[slider] + change_cm}
     weights, measured = live_state(params, wanted, {})
@@ -33,20 +38,22 @@ def test_each_slider_moves_its_measurement(base, slider: str, change_cm: float) 
             assert measured[other] == pytest.approx(a.requested[other], rel=1e-3), other
 
 
-def test_bigger_change_needs_bigger_weight(base) -> None:
+def test_bigger_change_needs_bigger_weight(base: Base) -> None:
     a, params = base
     small, _ = live_state(params, {**a.requested, "waist": a.requested["waist"] + 2}, {})
     large, _ = live_state(params, {**a.requested, "waist": a.requested["waist"] + 8}, {})
     assert 3.0 < large["waist"] / small["waist"] < 5.0
 
 
-def test_deterministic(base) -> None:
+def test_deterministic(base: Base) -> None:
     a, params = base
     wanted = {**a.requested, "hips": a.requested["hips"] + 5, "bust": a.requested["bust"] - 2}
     assert live_state(params, wanted, {}) == live_state(json.loads(json.dumps(params)), wanted, {})
 
 
-def test_weights_applied_to_the_glb_give_the_reported_measurements(base, gltf) -> None:
+def test_weights_applied_to_the_glb_give_the_reported_measurements(
+    base: Base, gltf: SimpleNamespace
+) -> None:
     a, params = base
     wanted = {
         **a.requested,
@@ -61,7 +68,9 @@ def test_weights_applied_to_the_glb_give_the_reported_measurements(base, gltf) -
     for name in SLIDERS:
         mark = a.landmarks[name]
         if mark["kind"] == "length":  # follow the landmark vertices through the morph
-            ends = [np.linalg.norm(before.vertices - mark[k], axis=1).argmin() for k in ("from", "to")]
+            ends = [
+                np.linalg.norm(before.vertices - mark[k], axis=1).argmin() for k in ("from", "to")
+            ]
             got = np.linalg.norm(np.subtract(*mesh.vertices[ends])) * 100
             assert got == pytest.approx(wanted[name], rel=5e-3), name
             continue
@@ -73,14 +82,14 @@ def test_weights_applied_to_the_glb_give_the_reported_measurements(base, gltf) -
         assert got == pytest.approx(wanted[name], rel=5e-3), name
 
 
-def test_changes_without_a_morph_keep_the_base_values(base) -> None:
+def test_changes_without_a_morph_keep_the_base_values(base: Base) -> None:
     a, params = base
     weights, measured = live_state(params, {**a.requested, "height": a.requested["height"] + 5}, {})
     assert measured["height"] == pytest.approx(a.measured["height"], abs=0.01)
     assert max(abs(w) for w in weights.values()) < 0.05
 
 
-def test_implausible_live_input_is_refused(base) -> None:
+def test_implausible_live_input_is_refused(base: Base) -> None:
     a, params = base
     with pytest.raises(ImplausibleMeasurements) as err:
         live_state(params, {**a.requested, "underbust": a.requested["bust"] + 10}, {})

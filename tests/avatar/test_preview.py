@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 
 import numpy as np
 from PIL import Image
 
+from workers.avatar import AvatarBuild
 
-def test_preview_shows_two_views_in_the_skin_tone(avatars, bodies) -> None:
+
+def test_preview_shows_two_views_in_the_skin_tone(
+    avatars: Callable[[int], AvatarBuild], bodies: tuple
+) -> None:
     a = avatars(4)
     tone = bodies[4][1]["skin_tone"]
     img = np.asarray(Image.open(io.BytesIO(a.preview_png)).convert("RGB")).astype(int)

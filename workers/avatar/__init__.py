@@ -4,9 +4,10 @@ Pure numerics, no I/O. Entry points:
 - build_avatar(measurements, customization) -> AvatarBuild
 - validate_measurements(measurements, customization) -> dict (cm, defaults filled)
 - live_state(base_params, measurements, customization) -> (morph weights, measured cm)
+- warm_up(): fill the per-process caches at worker start (~0.5 s)
 """
 
-from workers.avatar.build import SLIDERS, AvatarBuild, build_avatar
+from workers.avatar.build import SLIDERS, AvatarBuild, build_avatar, warm_up
 from workers.avatar.fit import FitError
 from workers.avatar.inputs import (
     DEFAULT_CUSTOMIZATION,
@@ -34,4 +35,5 @@ __all__ = [
     "live_state",
     "normalize_customization",
     "validate_measurements",
+    "warm_up",
 ]

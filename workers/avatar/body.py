@@ -15,6 +15,7 @@ There are two kinds of inputs:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from functools import cache
 
@@ -32,14 +33,6 @@ P = {name: i for i, name in enumerate(PARAM_NAMES)}
 REF_HEIGHT = 1.70  # head, hands and feet scale with height / REF_HEIGHT
 UPPER_ARM_SHARE = 0.56  # shoulder->elbow share of the shoulder->wrist joint distance
 
-JOINT_NAMES = (
-    "hips", "spine", "chest", "neck", "head",
-    "shoulder_l", "elbow_l", "wrist_l", "shoulder_r", "elbow_r", "wrist_r",
-    "hip_l", "knee_l", "ankle_l", "hip_r", "knee_r", "ankle_r",
-)  # fmt: skip
-JOINT_PARENTS = (-1, 0, 1, 2, 3, 2, 5, 6, 2, 8, 9, 0, 11, 12, 0, 14, 15)
-J = {name: i for i, name in enumerate(JOINT_NAMES)}
-
 
 @dataclass(frozen=True)
 class Layout:
@@ -50,22 +43,24 @@ class Layout:
     stance: float  # ankle spread beyond the hip, fraction of height
     head_forward: float  # metres, head and neck shift along z
     chest_forward: float  # metres, upper torso shift along z
+    torso_square: float  # lowers the ring exponents: squarer, more muscular cross-sections
     breast: float  # metres, forward projection of the bust ring
     belly: float  # metres, forward projection of the waist rings
     leg_x: float  # metres, leg axis distance from the mid plane at the crotch
+    chest_side: float  # metres, half width of the chest just under the armpits
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
 
 
 POSTURES: dict[str, dict[str, float]] = {
-    # Small pose changes only; measurements are re-fitted whatever the posture.
+    # Small pose and shape changes only; measurements are re-fitted whatever the posture.
     "relaxed": {"arm_angle": 43.0, "arm_forward": 0.06, "elbow_bend": 0.12, "stance": 0.022,
-                "head_forward": 0.008, "chest_forward": -0.004},
+                "head_forward": 0.008, "chest_forward": -0.004, "torso_square": 0.0},
     "upright": {"arm_angle": 41.0, "arm_forward": 0.02, "elbow_bend": 0.06, "stance": 0.018,
-                "head_forward": -0.006, "chest_forward": 0.008},
+                "head_forward": -0.006, "chest_forward": 0.008, "torso_square": 0.0},
     "athletic": {"arm_angle": 40.0, "arm_forward": 0.04, "elbow_bend": 0.10, "stance": 0.034,
-                 "head_forward": 0.0, "chest_forward": 0.004},
+                 "head_forward": 0.0, "chest_forward": 0.004, "torso_square": 0.07},
 }  # fmt: skip
 
 PRESENTATION_MASC = {"feminine": 0.0, "neutral": 0.5, "masculine": 1.0}
@@ -75,17 +70,17 @@ PRESENTATION_MASC = {"feminine": 0.0, "neutral": 0.5, "masculine": 1.0}
 # (height fraction between crotch and shoulder, half width, front depth, back depth,
 #  centre z, squareness exponent). Depths are measured from the centre z.
 _TORSO_REF = {
-    "junction":     ((0.00, 0.172, 0.080, 0.098, -0.008, 0.75), (0.00, 0.160, 0.082, 0.090, -0.004, 0.75)),
-    "hips":         ((0.15, 0.182, 0.085, 0.112, -0.008, 0.80), (0.15, 0.168, 0.090, 0.098, -0.004, 0.80)),
-    "abdomen":      ((0.27, 0.172, 0.090, 0.098, -0.004, 0.82), (0.27, 0.163, 0.096, 0.090, -0.002, 0.82)),
-    "high_hip":     ((0.37, 0.155, 0.086, 0.082, 0.000, 0.85), (0.37, 0.157, 0.098, 0.084, 0.000, 0.85)),
-    "waist":        ((0.47, 0.136, 0.080, 0.074, 0.004, 0.88), (0.47, 0.154, 0.098, 0.082, 0.002, 0.85)),
-    "ribs":         ((0.58, 0.138, 0.080, 0.080, 0.004, 0.88), (0.58, 0.160, 0.098, 0.088, 0.002, 0.85)),
-    "underbust":    ((0.67, 0.140, 0.083, 0.084, 0.002, 0.88), (0.67, 0.166, 0.100, 0.094, 0.000, 0.85)),
-    "bust":         ((0.75, 0.148, 0.085, 0.086, 0.000, 0.85), (0.75, 0.173, 0.104, 0.098, 0.000, 0.82)),
-    "armpit":       ((0.86, 0.150, 0.086, 0.086, 0.000, 0.85), (0.86, 0.175, 0.100, 0.096, 0.000, 0.82)),
-    "shoulder_mid": ((0.935, 0.150, 0.078, 0.082, -0.004, 0.85), (0.935, 0.175, 0.088, 0.090, -0.004, 0.82)),
-    "shoulder":     ((1.00, 0.140, 0.060, 0.070, -0.010, 0.85), (1.00, 0.160, 0.064, 0.076, -0.010, 0.82)),
+    "junction":     ((0.00, .172, .080, .098, -.008, .75), (0.00, .160, .082, .090, -.004, .75)),
+    "hips":         ((0.15, .182, .085, .112, -.008, .80), (0.15, .168, .090, .098, -.004, .80)),
+    "abdomen":      ((0.27, .172, .090, .098, -.004, .82), (0.27, .163, .096, .090, -.002, .82)),
+    "high_hip":     ((0.37, .155, .086, .082, 0.000, .85), (0.37, .157, .098, .084, 0.000, .85)),
+    "waist":        ((0.47, .136, .080, .074, 0.004, .88), (0.47, .154, .098, .082, 0.002, .85)),
+    "ribs":         ((0.58, .138, .080, .080, 0.004, .88), (0.58, .160, .098, .088, 0.002, .85)),
+    "underbust":    ((0.67, .140, .083, .084, 0.002, .88), (0.67, .166, .100, .094, 0.000, .85)),
+    "bust":         ((0.75, .140, .087, .088, 0.000, .85), (0.75, .163, .106, .101, 0.000, .82)),
+    "armpit":       ((0.86, .150, .086, .086, 0.000, .85), (0.86, .175, .100, .096, 0.000, .82)),
+    "shoulder_mid": ((.935, .150, .078, .082, -.004, .85), (.935, .175, .088, .090, -.004, .82)),
+    "shoulder":     ((1.00, .140, .060, .070, -.010, .85), (1.00, .160, .064, .076, -.010, .82)),
 }  # fmt: skip
 
 # Which parameters scale each torso ring (weights sum to 1). A pair scales the front and the
@@ -98,13 +93,20 @@ _TORSO_SCALE: dict[str, dict[str, float] | tuple[dict[str, float], dict[str, flo
     "waist": {"waist": 1.0},
     "ribs": {"waist": 0.45, "underbust": 0.55},
     "underbust": {"underbust": 1.0},
-    "bust": ({"bust": 1.0}, {"bust": 0.5, "underbust": 0.5}),
-    "armpit": {"bust": 0.55, "h": 0.45},
+    "bust": ({"bust": 0.7, "underbust": 0.3}, {"bust": 0.3, "underbust": 0.7}),
+    "armpit": ({"bust": 0.55, "h": 0.45}, {"underbust": 0.5, "bust": 0.1, "h": 0.4}),
     "shoulder_mid": {"bust": 0.35, "h": 0.65},
     "shoulder": {"bust": 0.25, "h": 0.75},
 }
 
 _BELLY = {"abdomen": 0.75, "high_hip": 1.0, "waist": 0.9, "ribs": 0.35}
+_UNDER_ARM = {"underbust": 0.5, "bust": 1.0, "armpit": 1.0, "shoulder_mid": 1.0}
+_BREAST = {"underbust": 0.3, "bust": 1.0, "armpit": 0.45}
+# Per torso column (0 = front centre, 4 = left side, 8 = back centre, 12 = right side).
+_MOUNDS = np.array([0.4, 1, 1, 0.45, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0.45, 1, 1])
+_MOUNDS_SAG = np.array([0, 1, 1, 0.3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0.3, 1, 1])
+_BUTTOCKS = np.array([0, 0, 0, 0, 0, 0.4, 1, 1, 0.55, 1, 1, 0.4, 0, 0, 0, 0])
+_SHOULDER_RISE = np.array([4, 12, 9, 0, 0, 0, 9, 14, 14, 14, 9, 0, 0, 0, 9, 12]) / 1000
 
 # Leg rings: (height, centre z, lateral, medial, front, back radii, scale weights).
 # Heights: "C-" rings are below the crotch by a fraction of height; plain floats are fractions of
@@ -112,10 +114,11 @@ _BELLY = {"abdomen": 0.75, "high_hip": 1.0, "waist": 0.9, "ribs": 0.35}
 _LEG_REF = {
     "thigh":     (("C-", 0.036), 0.000, 0.086, 0.074, 0.084, 0.090, {"thigh": 1.0}),
     "mid_thigh": ((None, 0.78), 0.004, 0.072, 0.062, 0.074, 0.074, {"thigh": 0.85, "h": 0.15}),
-    "knee":      ((None, 0.585), 0.010, 0.052, 0.054, 0.054, 0.050, {"thigh": 0.3, "calf": 0.3, "h": 0.4}),
+    "knee":      ((None, 0.585), 0.010, 0.057, 0.058, 0.057, 0.054,
+                  {"thigh": 0.3, "calf": 0.3, "h": 0.4}),
     "calf":      ((None, 0.42), -0.006, 0.054, 0.058, 0.044, 0.066, {"calf": 1.0}),
-    "low_calf":  ((None, 0.235), -0.008, 0.040, 0.040, 0.034, 0.040, {"calf": 0.6, "h": 0.4}),
-    "ankle":     ((None, 0.105), -0.006, 0.032, 0.032, 0.033, 0.030, {"h": 1.0}),
+    "low_calf":  ((None, 0.235), -0.008, 0.043, 0.043, 0.037, 0.043, {"calf": 0.6, "h": 0.4}),
+    "ankle":     ((None, 0.105), -0.006, 0.036, 0.036, 0.036, 0.033, {"h": 1.0}),
 }  # fmt: skip
 
 # Leg ring vertex angles (degrees, 0 = front, 90 = lateral). 0..8 sit under torso junction
@@ -133,25 +136,25 @@ class ArmFrame:
     wrist: np.ndarray
 
 
-def layout_for(
-    presentation: str, posture: str, bust_cm: float, underbust_cm: float, waist_cm: float,
-    hips_cm: float, thigh_cm: float,
-) -> Layout:  # fmt: skip
+def layout_for(presentation: str, posture: str, cm: Mapping[str, float]) -> Layout:
+    """The fixed part of the shape, from the presentation, posture and requested measurements."""
     masc = PRESENTATION_MASC[presentation]
     pose = POSTURES[posture]
     # Breasts carry most of the bust/underbust difference on a feminine body and little of it
     # on a masculine one (where it is mostly chest depth); the fit scales the rest.
-    diff = max(bust_cm - underbust_cm, 0.0) / 100.0
+    diff = max(cm["bust"] - cm["underbust"], 0.0) / 100.0
     breast = diff * (0.34 - 0.26 * masc)
     # A waist wider than the body's usual proportion to ribs and hips grows forward, as a belly.
     usual = 0.85 + 0.06 * masc
-    excess = waist_cm / (0.5 * (underbust_cm + hips_cm)) - usual - 0.03
-    belly = max(excess, 0.0) * waist_cm / 100.0 * 0.5
+    excess = cm["waist"] / (0.5 * (cm["underbust"] + cm["hips"])) - usual - 0.03
+    belly = max(excess, 0.0) * cm["waist"] / 100.0 * 0.5
     # Legs are spaced so that the thighs never touch at the thigh tape, whatever the hips.
-    r_thigh = thigh_cm / 100.0 / (2 * np.pi)
-    hip_half = hips_cm / 100.0 * (0.178 - 0.01 * masc)
+    r_thigh = cm["thigh"] / 100.0 / (2 * np.pi)
+    hip_half = cm["hips"] / 100.0 * (0.178 - 0.01 * masc)
     leg_x = max(hip_half - 0.95 * r_thigh, 0.90 * r_thigh + 0.012)
-    return Layout(masc=masc, breast=breast, belly=belly, leg_x=leg_x, **pose)
+    # The chest's sides stay just inside the armpits (see _torso).
+    chest_side = cm["shoulder_width"] / 200.0 - 0.052 * cm["height"] / 100.0 / REF_HEIGHT
+    return Layout(masc=masc, breast=breast, belly=belly, leg_x=leg_x, chest_side=chest_side, **pose)
 
 
 def _blend(fem: tuple[float, ...], masc: tuple[float, ...], t: float) -> np.ndarray:
@@ -221,6 +224,7 @@ def _torso(pos: np.ndarray, topo: Topology, p: np.ndarray, lay: Layout) -> None:
     front = np.clip(c, 0.0, 1.0) ** 0.7  # 1 at the front centre, 0 from the sides back
     for name, (fem, masc) in _TORSO_REF.items():
         f, a, bf, bb, cz, e = _blend(fem, masc, t)
+        e -= lay.torso_square
         weights = _TORSO_SCALE[name]
         if isinstance(weights, tuple):
             k = front * _scale(p, weights[0]) + (1 - front) * _scale(p, weights[1])
@@ -229,20 +233,25 @@ def _torso(pos: np.ndarray, topo: Topology, p: np.ndarray, lay: Layout) -> None:
         lift = max(f - 0.6, 0.0) / 0.4  # posture moves the upper torso only
         cz = cz + lift * lay.chest_forward
         x = k * a * _sgnpow(s, e)
+        if name in _UNDER_ARM:
+            # The sides of the chest stay just inside the armpits, where the arms hang; a bigger
+            # girth there grows in front and behind instead of pushing into the arms. The side
+            # comes from the requested shoulder width (a layout length, not the shoulder
+            # parameter) so that the shoulder slider's morph does not reach into the chest.
+            tie = _UNDER_ARM[name] * s**2
+            x = (1 - tie) * x + tie * lay.chest_side * _sgnpow(s, e)
         z = cz + k * np.where(c >= 0, bf, bb) * _sgnpow(c, e)
         y = np.full(TORSO_N, crotch + f * (y_sh - crotch))
-        if name == "bust":
-            z += lay.breast * np.array([0.55, 1.0, 0.95, 0.35, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0.35, 0.95, 1.0])
-        elif name in ("underbust", "armpit"):
-            w = 0.22 if name == "underbust" else 0.30
-            z += w * lay.breast * np.array([0.5, 1.0, 0.9, 0.3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0.3, 0.9, 1.0])
+        if name in _BREAST:  # two mounds either side of the front centre, resting a little low
+            z += _BREAST[name] * lay.breast * _MOUNDS
+            y -= 0.25 * lay.breast * _MOUNDS_SAG
         elif name in ("hips", "junction"):  # buttocks: the back columns bulge out of the ellipse
             g = (0.018 if name == "hips" else 0.010) * (1.2 - 0.6 * t) * k
-            z -= g * np.array([0, 0, 0, 0, 0, 0.4, 1.0, 1.0, 0.55, 1.0, 1.0, 0.4, 0, 0, 0, 0])
+            z -= g * _BUTTOCKS
         if name in _BELLY:
             z += _BELLY[name] * lay.belly * front**1.5
         if name == "shoulder":  # the shoulder line rises towards the neck
-            y += p[P["height"]] * np.array([0.006, 0.012, 0.008, 0, 0, 0, 0.008, 0.012, 0.010, 0.012, 0.008, 0, 0, 0, 0.008, 0.012])
+            y += p[P["height"]] * _SHOULDER_RISE
         ring = topo.rings[name]
         ok = ring >= 0
         pos[ring[ok]] = np.stack([x, y, z], axis=1)[ok]
@@ -285,14 +294,14 @@ def _neck_head(pos: np.ndarray, topo: Topology, p: np.ndarray, lay: Layout) -> N
     front = np.clip(c, 0, None)
     # (y / H, half width, front depth, back depth, centre z, scale by neck (else by height))
     rings = {
-        "neck_base": (0.842, 0.070, 0.058, 0.060, -0.022, 0.55),
-        "neck": (0.860, 0.052, 0.050, 0.052, -0.020, 1.0),
-        "neck_top": (0.877, 0.052, 0.050, 0.054, -0.018, 0.75),
-        "jaw": (0.894, 0.060, 0.080, 0.050, -0.008, 0.0),
-        "mouth": (0.914, 0.068, 0.088, 0.082, -0.012, 0.0),
-        "nose": (0.934, 0.073, 0.092, 0.094, -0.016, 0.0),
-        "eyes": (0.953, 0.076, 0.086, 0.100, -0.018, 0.0),
-        "forehead": (0.977, 0.068, 0.072, 0.090, -0.020, 0.0),
+        "neck_base": (0.839, 0.080, 0.060, 0.066, -0.024, 0.5),
+        "neck": (0.858, 0.052, 0.050, 0.052, -0.018, 1.0),
+        "neck_top": (0.876, 0.053, 0.051, 0.055, -0.012, 0.75),
+        "jaw": (0.893, 0.060, 0.078, 0.056, 0.000, 0.0),
+        "mouth": (0.913, 0.068, 0.086, 0.088, -0.002, 0.0),
+        "nose": (0.933, 0.074, 0.090, 0.098, -0.004, 0.0),
+        "eyes": (0.954, 0.077, 0.086, 0.102, -0.005, 0.0),
+        "forehead": (0.979, 0.072, 0.076, 0.094, -0.006, 0.0),
     }
     for name, (fy, a, bf, bb, cz, wn) in rings.items():
         k = wn * n + (1 - wn) * hh * (1.0 + 0.04 * (t - 0.5))
@@ -305,7 +314,7 @@ def _neck_head(pos: np.ndarray, topo: Topology, p: np.ndarray, lay: Layout) -> N
         if name == "nose":
             z += 0.016 * hh * (np.abs(phi - np.pi) > 2.9)  # the front column only
         pos[topo.rings[name]] = np.stack([x, y, z], axis=1)
-    pos[topo.caps["head"]] = [0.0, 1.004 * h, (-0.022 * hh + lay.head_forward)]
+    pos[topo.caps["head"]] = [0.0, 1.0 * h, (-0.010 * hh + lay.head_forward)]
 
 
 def _arm(pos: np.ndarray, topo: Topology, p: np.ndarray, lay: Layout) -> None:
@@ -316,18 +325,21 @@ def _arm(pos: np.ndarray, topo: Topology, p: np.ndarray, lay: Layout) -> None:
     lf = (1 - UPPER_ARM_SHARE) * p[P["arm"]]
     hand = 0.108 * p[P["height"]]
     fore_k = 0.25 * ua + 0.75 * hh
+    elbow_k = 0.5 * ua + 0.5 * hh
+    # Radii of unfitted rings are ~10% over the intended size: subdivision shrinks an 8-sided
+    # tube by about that much.
     specs = {  # centre, direction, radius across (u), radius along w
         "deltoid": (arm.joint + 0.16 * lu * arm.d_upper, arm.d_upper, 0.052 * ua, 0.051 * ua),
         "upper_arm": (arm.joint + 0.52 * lu * arm.d_upper, arm.d_upper, 0.046 * ua, 0.048 * ua),
-        "elbow": (arm.elbow, _unit(arm.d_upper + arm.d_fore), 0.038 * (0.5 * ua + 0.5 * hh), 0.040 * (0.5 * ua + 0.5 * hh)),
-        "forearm": (arm.elbow + 0.33 * lf * arm.d_fore, arm.d_fore, 0.038 * fore_k, 0.043 * fore_k),
-        "wrist": (arm.wrist, arm.d_fore, 0.020 * hh, 0.029 * hh),
-        "palm": (arm.wrist + 0.42 * hand * arm.d_fore, arm.d_fore, 0.016 * hh, 0.046 * hh),
-        "fingers": (arm.wrist + 0.78 * hand * arm.d_fore, arm.d_fore, 0.011 * hh, 0.040 * hh),
+        "elbow": (arm.elbow, _unit(arm.d_upper + arm.d_fore), 0.043 * elbow_k, 0.044 * elbow_k),
+        "forearm": (arm.elbow + 0.33 * lf * arm.d_fore, arm.d_fore, 0.045 * fore_k, 0.049 * fore_k),
+        "wrist": (arm.wrist, arm.d_fore, 0.024 * hh, 0.032 * hh),
+        "palm": (arm.wrist + 0.40 * hand * arm.d_fore, arm.d_fore, 0.024 * hh, 0.050 * hh),
+        "fingers": (arm.wrist + 0.74 * hand * arm.d_fore, arm.d_fore, 0.019 * hh, 0.046 * hh),
     }  # fmt: skip
     for name, (centre, direction, ru, rw) in specs.items():
         pos[topo.rings[f"{name}_l"]] = _arm_ring(centre, direction, ru, rw)
-    pos[topo.caps["hand_l"]] = arm.wrist + 1.02 * hand * arm.d_fore
+    pos[topo.caps["hand_l"]] = arm.wrist + 0.97 * hand * arm.d_fore
 
 
 def leg_axis(p: np.ndarray, lay: Layout, down: float) -> float:
@@ -355,9 +367,9 @@ def _leg(pos: np.ndarray, topo: Topology, p: np.ndarray, lay: Layout) -> None:
     ax = leg_axis(p, lay, 1.0) + 0.004 * hh
     az = -0.006 * hh
     feet = {  # bend (deg), centre (dx, y, dz) in units of hh, lateral, medial, front, back
-        "heel": (50.0, (0.002, 0.030, 0.006), 0.034, 0.034, 0.046, 0.052),
-        "midfoot": (90.0, (0.008, 0.028, 0.085), 0.044, 0.040, 0.034, 0.030),
-        "ball": (90.0, (0.014, 0.019, 0.160), 0.049, 0.044, 0.021, 0.019),
+        "heel": (50.0, (0.002, 0.031, 0.004), 0.037, 0.037, 0.049, 0.056),
+        "midfoot": (90.0, (0.008, 0.029, 0.085), 0.048, 0.044, 0.036, 0.032),
+        "ball": (90.0, (0.014, 0.020, 0.160), 0.054, 0.048, 0.023, 0.021),
     }
     for name, (bend, (dx, y, dz), r_lat, r_med, r_front, r_back) in feet.items():
         g = np.radians(bend)
@@ -365,8 +377,10 @@ def _leg(pos: np.ndarray, topo: Topology, p: np.ndarray, lay: Layout) -> None:
         centre = np.array([ax + dx * hh, y * hh, az + dz * hh])
         lateral = np.where(s >= 0, r_lat, r_med) * s * hh
         along = np.where(c >= 0, r_front, r_back) * c * hh
-        pos[topo.rings[f"{name}_l"]] = centre + np.outer(lateral, [1.0, 0, 0]) + np.outer(along, front_dir)
-    pos[topo.caps["foot_l"]] = [ax + 0.016 * hh, 0.016 * hh, az + 0.215 * hh]
+        pos[topo.rings[f"{name}_l"]] = (
+            centre + np.outer(lateral, [1.0, 0, 0]) + np.outer(along, front_dir)
+        )
+    pos[topo.caps["foot_l"]] = [ax + 0.016 * hh, 0.018 * hh, az + 0.222 * hh]
 
 
 def fine_positions(cage: np.ndarray) -> np.ndarray:
@@ -376,16 +390,24 @@ def fine_positions(cage: np.ndarray) -> np.ndarray:
     return verts
 
 
+# Request-derived lengths the cage is affine in.
+_LAYOUT_LENGTHS = ("breast", "belly", "leg_x", "chest_side")
+
+
 def _coefficients(p: np.ndarray, lay: Layout) -> np.ndarray:
-    return np.concatenate([[1.0], p, [lay.breast, lay.leg_x]])
+    return np.concatenate([[1.0], p, [getattr(lay, name) for name in _LAYOUT_LENGTHS]])
+
+
+def _shape_key(lay: Layout) -> Layout:
+    return replace(lay, **dict.fromkeys(_LAYOUT_LENGTHS, 0.0))
 
 
 @cache
 def _fine_basis(shape: Layout) -> np.ndarray:
-    """(n_fine * 3, 15) with fine vertices = basis @ [1, params, breast, leg_x].
+    """(n_fine * 3, 17): fine vertices = basis @ [1, params, breast, belly, leg_x, chest_side].
 
-    cage_positions is affine in the parameters (and in the two request-derived layout lengths)
-    for a given presentation and posture, so 15 evaluations pin it down exactly and a mesh
+    cage_positions is affine in the parameters (and in the request-derived layout lengths) for
+    a given presentation and posture, so 17 evaluations pin it down exactly and a mesh
     evaluation becomes one small matrix-vector product.
     """
     p0 = reference_params("neutral")
@@ -395,8 +417,8 @@ def _fine_basis(shape: Layout) -> np.ndarray:
         q = p0.copy()
         q[j] += 1.0
         cols.append(cage_positions(q, shape) - c0)
-    cols.append(cage_positions(p0, replace(shape, breast=1.0)) - c0)
-    cols.append(cage_positions(p0, replace(shape, leg_x=1.0)) - c0)
+    for name in _LAYOUT_LENGTHS:
+        cols.append(cage_positions(p0, replace(shape, **{name: 1.0})) - c0)
     const = c0 - sum(p0[j] * cols[j] for j in range(len(p0)))
     cage_basis = np.stack([const, *cols], axis=-1)  # (n_cage, 3, 15)
     fine = topology().subdiv @ cage_basis.reshape(len(const), -1)
@@ -405,102 +427,29 @@ def _fine_basis(shape: Layout) -> np.ndarray:
 
 def mesh_vertices(p: np.ndarray, lay: Layout) -> np.ndarray:
     """Same as fine_positions(cage_positions(p, lay)), about ten times faster."""
-    basis = _fine_basis(replace(lay, breast=0.0, leg_x=0.0))
-    verts = (basis @ _coefficients(p, lay)).reshape(-1, 3)
+    basis = _fine_basis(_shape_key(lay))
+    # einsum rather than BLAS: a threaded gemv stalls for milliseconds when the other core is busy.
+    verts = np.einsum("ij,j->i", basis, _coefficients(p, lay)).reshape(-1, 3)
     verts[:, 1] -= verts[:, 1].min()
     return verts
 
 
 def mesh_jacobian(lay: Layout) -> np.ndarray:
     """(n_fine, 3, 12): d(vertex position) / d(parameter), exact since the mesh is affine."""
-    basis = _fine_basis(replace(lay, breast=0.0, leg_x=0.0))
+    basis = _fine_basis(_shape_key(lay))
     return basis[:, 1 : 1 + len(PARAM_NAMES)].reshape(-1, 3, len(PARAM_NAMES))
 
 
-def joint_positions(p: np.ndarray, lay: Layout, cage: np.ndarray) -> np.ndarray:
-    """Joint centres (fine-mesh frame) derived from the cage rings."""
-    topo = topology()
-    floor = (topo.subdiv @ cage[:, 1]).min()
-
-    def centre(ring: str) -> np.ndarray:
-        ids = topo.rings[ring]
-        return cage[ids[ids >= 0]].mean(axis=0)
-
-    arm = arm_frame(p, lay)
-    h = p[P["height"]]
-    hips = centre("hips")
-    joints = np.zeros((len(JOINT_NAMES), 3))
-    joints[J["hips"]] = [0.0, hips[1], hips[2]]
-    joints[J["spine"]] = centre("waist") - [0, 0, 0.03]
-    joints[J["chest"]] = centre("underbust") * [0, 1, 1] + [0, 0, -0.02]
-    joints[J["neck"]] = centre("neck_base")
-    joints[J["head"]] = centre("neck_top")
-    joints[J["shoulder_l"]] = arm.joint
-    joints[J["elbow_l"]] = arm.elbow
-    joints[J["wrist_l"]] = arm.wrist
-    crotch = p[P["crotch"]]
-    hip_y = crotch + 0.045 * h
-    joints[J["hip_l"]] = [leg_axis(p, lay, -0.1), hip_y, hips[2] + 0.01]
-    joints[J["knee_l"]] = centre("knee_l")
-    joints[J["ankle_l"]] = centre("ankle_l")
-    for side in ("shoulder", "elbow", "wrist", "hip", "knee", "ankle"):
-        joints[J[f"{side}_r"]] = joints[J[f"{side}_l"]] * [-1, 1, 1]
-    joints[:, 1] -= floor
-    return joints
+def _shoulder_ref(masc: float) -> float:
+    """Acromion half-width of the reference body, metres."""
+    return 0.5 * (0.225 + 0.01 * masc) * REF_HEIGHT
 
 
-@cache
-def cage_weights() -> np.ndarray:
-    """Skin weights per cage vertex (n_cage, n_joints); the fine mesh averages them."""
-    topo = topology()
-    w = np.zeros((topo.n_cage, len(JOINT_NAMES)))
-
-    def put(ids: np.ndarray, **joints: float) -> None:
-        ids = ids[ids >= 0]
-        w[ids] = 0.0
-        for name, value in joints.items():
-            w[ids, J[name]] = value
-
-    r = topo.rings
-    put(r["junction"], hips=1.0)
-    put(r["hips"], hips=1.0)
-    put(r["abdomen"], hips=0.6, spine=0.4)
-    put(r["high_hip"], hips=0.3, spine=0.7)
-    put(r["waist"], spine=1.0)
-    put(r["ribs"], spine=0.5, chest=0.5)
-    for name in ("underbust", "bust", "armpit", "shoulder_mid", "shoulder"):
-        put(r[name], chest=1.0)
-    put(r["neck_base"], chest=0.4, neck=0.6)
-    put(r["neck"], neck=1.0)
-    put(r["neck_top"], neck=0.4, head=0.6)
-    for name in ("jaw", "mouth", "nose", "eyes", "forehead"):
-        put(r[name], head=1.0)
-    put(np.array([topo.caps["head"]]), head=1.0)
-    put(topo.seam, hips=0.6, hip_l=0.2, hip_r=0.2)
-
-    for side in ("l", "r"):
-        junction = r["junction"]
-        half = junction[1:8] if side == "l" else junction[9:16]
-        put(half, hips=0.6, **{f"hip_{side}": 0.4})
-        hole = np.array([r[name][col] for name, col in ARM_HOLE])
-        if side == "r":
-            hole = topo.mirror[hole]
-        put(hole, chest=0.5, **{f"shoulder_{side}": 0.5})
-        leg = {
-            "thigh": {"hip": 1.0}, "mid_thigh": {"hip": 1.0}, "knee": {"hip": 0.5, "knee": 0.5},
-            "calf": {"knee": 1.0}, "low_calf": {"knee": 1.0}, "ankle": {"knee": 0.5, "ankle": 0.5},
-            "heel": {"ankle": 1.0}, "midfoot": {"ankle": 1.0}, "ball": {"ankle": 1.0},
-        }  # fmt: skip
-        arm = {
-            "deltoid": {"shoulder": 0.85, "chest": 0.15}, "upper_arm": {"shoulder": 1.0},
-            "elbow": {"shoulder": 0.5, "elbow": 0.5}, "forearm": {"elbow": 1.0},
-            "wrist": {"elbow": 0.5, "wrist": 0.5}, "palm": {"wrist": 1.0}, "fingers": {"wrist": 1.0},
-        }  # fmt: skip
-        for name, joints in {**leg, **arm}.items():
-            put(r[f"{name}_{side}"], **{(j if j == "chest" else f"{j}_{side}"): v for j, v in joints.items()})
-        put(np.array([topo.caps[f"foot_{side}"]]), **{f"ankle_{side}": 1.0})
-        put(np.array([topo.caps[f"hand_{side}"]]), **{f"wrist_{side}": 1.0})
-    return w
+def reference_cm(presentation: str) -> dict[str, float]:
+    """Request-side measurements (cm) of the reference body, for its layout."""
+    masc = PRESENTATION_MASC[presentation]
+    return {"height": 100 * REF_HEIGHT, "bust": 92.0, "underbust": 80.0, "waist": 76.0,
+            "hips": 100.0, "thigh": 56.0, "shoulder_width": 200 * _shoulder_ref(masc)}  # fmt: skip
 
 
 def reference_params(presentation: str) -> np.ndarray:
@@ -509,6 +458,16 @@ def reference_params(presentation: str) -> np.ndarray:
     p = np.ones(len(PARAM_NAMES))
     p[P["height"]] = REF_HEIGHT
     p[P["crotch"]] = 0.47 * REF_HEIGHT
-    p[P["shoulder"]] = 0.5 * (0.225 + 0.01 * masc) * REF_HEIGHT
+    p[P["shoulder"]] = _shoulder_ref(masc)
     p[P["arm"]] = 0.315 * REF_HEIGHT
     return p
+
+
+def vertex_normals(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Area-weighted unit vertex normals."""
+    tri = verts[faces]
+    fn = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    n = np.zeros_like(verts)
+    for k in range(3):
+        n += np.stack([np.bincount(faces[:, k], fn[:, i], len(verts)) for i in range(3)], axis=1)
+    return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)

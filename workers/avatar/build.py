@@ -5,31 +5,32 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
-from functools import cache
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
 from workers.avatar.body import (
-    GIRTHS,
-    JOINT_NAMES,
-    JOINT_PARENTS,
-    P,
     PARAM_NAMES,
     Layout,
+    P,
     arm_frame,
     cage_positions,
-    cage_weights,
-    joint_positions,
     layout_for,
     mesh_jacobian,
     mesh_vertices,
+    vertex_normals,
 )
-from workers.avatar.fit import FitError, _elasticity, fit
+from workers.avatar.fit import FitError, elasticity, fit
 from workers.avatar.glb import GlbMesh, Skeleton, write_glb
-from workers.avatar.inputs import normalize_customization, validate_measurements
+from workers.avatar.inputs import (
+    POSTURES,
+    PRESENTATIONS,
+    normalize_customization,
+    validate_measurements,
+)
 from workers.avatar.measure import MEASUREMENTS, measure, measure_fast
-from workers.avatar.preview import hex_to_rgb, render_preview, srgb_to_linear, vertex_normals
+from workers.avatar.preview import hex_to_rgb, render_preview, srgb_to_linear
+from workers.avatar.skeleton import JOINT_NAMES, JOINT_PARENTS, joint_positions, skin_weights
 from workers.avatar.topology import topology
 
 # Morph targets: one per slider. Weight 1.0 adds SLIDER_STEP_CM[name] to that measurement, so a
@@ -40,8 +41,9 @@ from workers.avatar.topology import topology
 SLIDERS = ("bust", "underbust", "waist", "hips", "shoulder_width", "thigh", "upper_arm")
 SLIDER_STEP_CM = {name: 0.5 if name == "shoulder_width" else 1.0 for name in SLIDERS}
 _SLIDER_PARAM = {name: ("shoulder" if name == "shoulder_width" else name) for name in SLIDERS}
-PARAMS_VERSION = 1
+PARAMS_VERSION = 2
 ACCEPT = 5e-3  # contract tolerance on measured vs requested
+MAX_GLB_BYTES = 400_000
 
 
 @dataclass(frozen=True)
@@ -78,10 +80,7 @@ def build_avatar(
         requested = validate_measurements(measurements, customization)
         custom = normalize_customization(customization)
     presentation, posture = custom["body_shape"], custom["posture"]
-    lay = layout_for(
-        presentation, posture, requested["bust"], requested["underbust"], requested["hips"],
-        requested["thigh"],
-    )  # fmt: skip
+    lay = layout_for(presentation, posture, requested)
     targets = np.array([requested[name] for name in MEASUREMENTS]) / 100.0
     with timer("fit"):
         fitted = fit(targets, presentation, posture, lay)
@@ -95,7 +94,7 @@ def build_avatar(
         joints, weights = skin_weights()
         steps = slider_steps(p, fitted.measured, presentation, posture)
         jac = mesh_jacobian(lay)
-        deltas = [jac @ s for s in steps]  # exact: the mesh is affine in the parameters
+        deltas = [np.einsum("vij,j->vi", jac, s) for s in steps]  # exact: the mesh is affine
 
     with timer("glb"):
         mesh = GlbMesh(
@@ -107,12 +106,16 @@ def build_avatar(
             extras={"targetStepsCm": SLIDER_STEP_CM},
         )  # fmt: skip
         glb, glb_verts = write_glb(mesh)
-
+        while len(glb) > MAX_GLB_BYTES:
+            # Smaller bodies sit on a finer grid, so more vertices pass the cut: trim the
+            # faintest morph tails (a few hundredths of a millimetre per weight) until it fits.
+            mesh = replace(mesh, morph_min_units=mesh.morph_min_units + 1)
+            glb, glb_verts = write_glb(mesh)
     with timer("measure"):
         arm_dir = arm_frame(p, lay).d_upper
         measured, landmarks = measure(glb_verts, arm_dir)
         response = _slider_response(glb_verts, deltas, arm_dir)
-    worst = max(SLIDERS + MEASUREMENTS[:4], key=lambda k: abs(measured[k] / requested[k] - 1))
+    worst = max(MEASUREMENTS, key=lambda k: abs(measured[k] / requested[k] - 1))
     if abs(measured[worst] / requested[worst] - 1) > ACCEPT:
         raise FitError(f"{worst}: measured {measured[worst]:.2f} cm, asked {requested[worst]} cm")
 
@@ -145,27 +148,6 @@ def build_avatar(
     )
 
 
-@cache
-def skin_weights() -> tuple[np.ndarray, np.ndarray]:
-    """(joints, weights) per fine vertex: the 4 strongest joints, weights in 1/255 summing to 255.
-
-    The cage's per-ring weights are averaged by the same subdivision as the positions, which
-    gives smooth blends across every joint. Unused slots get joint 0 with weight 0.
-    """
-    full = topology().subdiv @ cage_weights()
-    top = np.argsort(-full, axis=1)[:, :4]
-    w = np.take_along_axis(full, top, axis=1)
-    w /= w.sum(axis=1, keepdims=True)
-    scaled = w * 255.0
-    q = np.floor(scaled).astype(np.int64)
-    short = 255 - q.sum(axis=1)
-    order = np.argsort(-(scaled - q), axis=1)  # hand the rounding leftovers to the largest parts
-    for k in range(4):
-        q[np.arange(len(q)), order[:, k]] += short > k
-    top[q == 0] = 0
-    return top.astype(np.uint8), q.astype(np.uint8)
-
-
 def slider_steps(
     p: np.ndarray, measured_m: np.ndarray, presentation: str, posture: str
 ) -> np.ndarray:
@@ -175,7 +157,7 @@ def slider_steps(
     by the amount that changes its own measurement by SLIDER_STEP_CM according to the cached
     elasticities. Small side effects on other measurements are in the measured response.
     """
-    _, _, e = _elasticity(presentation, posture)
+    _, _, e = elasticity(presentation, posture)
     steps = np.zeros((len(SLIDERS), len(p)))
     for k, name in enumerate(SLIDERS):
         i, j = MEASUREMENTS.index(name), P[_SLIDER_PARAM[name]]
@@ -183,18 +165,31 @@ def slider_steps(
     return steps
 
 
-def _slider_response(verts: np.ndarray, deltas: list[np.ndarray], arm_dir: np.ndarray) -> np.ndarray:
+def _slider_response(
+    verts: np.ndarray, deltas: list[np.ndarray], arm_dir: np.ndarray
+) -> np.ndarray:
     """(n_sliders, n_measurements) measured change in cm per unit slider weight."""
     base = measure_fast(verts, arm_dir)
     return np.stack([(measure_fast(verts + d, arm_dir) - base) * 100.0 for d in deltas])
 
 
+def warm_up() -> None:
+    """Fill the per-process caches (topology, per presentation and posture mesh bases and
+    elasticities, skin weights): about 0.5 s once, so that no request pays for it."""
+    for presentation in PRESENTATIONS:
+        for posture in POSTURES:
+            build_avatar({"height": 170.0}, {"body_shape": presentation, "posture": posture})
+
+
 def layout_from_params(params: Mapping[str, object]) -> tuple[np.ndarray, Layout]:
+    """(parameter vector, layout) stored by build_avatar. Params written by an older version
+    still load (layout fields it did not have are 0), but such a base should be rebuilt."""
     values = params["values"]
-    assert isinstance(values, dict)
     layout = params["layout"]
-    assert isinstance(layout, dict)
-    return np.array([float(values[name]) for name in PARAM_NAMES]), Layout(**layout)
+    assert isinstance(values, Mapping) and isinstance(layout, Mapping)
+    known = {f.name for f in fields(Layout)}
+    lay = Layout(**{name: float(layout.get(name, 0.0)) for name in known})
+    return np.array([float(values[name]) for name in PARAM_NAMES]), lay
 
 
-__all__ = ["GIRTHS", "SLIDERS", "AvatarBuild", "build_avatar"]
+__all__ = ["SLIDERS", "AvatarBuild", "build_avatar", "warm_up"]

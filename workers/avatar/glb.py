@@ -4,8 +4,9 @@ Layout of the one mesh primitive:
 - POSITION: SHORT xyz on a uniform grid (`step` metres per unit, centred on the bounding box);
 - NORMAL: normalized BYTE xyz; JOINTS_0: UNSIGNED_BYTE x4; WEIGHTS_0: normalized UNSIGNED_BYTE x4
   (sum exactly 255); indices: UNSIGNED_SHORT triangles;
-- morph targets: POSITION deltas on the same grid as SHORT, stored as sparse accessors holding
-  only the vertices a slider moves; names in mesh.extras.targetNames.
+- morph targets: POSITION deltas on the same grid (BYTE when every delta fits, else SHORT; a
+  delta of n units moves a vertex by n * step metres), stored as sparse accessors that list only
+  the vertices moving at least `morph_min_units` units; names in mesh.extras.targetNames.
 
 The mesh is skinned, and glTF ignores the transform of a skinned mesh's node, so the
 de-quantization (scale + offset) is folded into every inverse bind matrix, as gltfpack and
@@ -149,7 +150,9 @@ def write_glb(mesh: GlbMesh) -> tuple[bytes, np.ndarray]:
         componentType=UNSIGNED_SHORT, count=mesh.faces.size, type="SCALAR",
     )  # fmt: skip
 
-    targets = [{"POSITION": _morph_accessor(w, quant, d, mesh.morph_min_units)} for d in mesh.morph_deltas]
+    targets = [
+        {"POSITION": _morph_accessor(w, quant, d, mesh.morph_min_units)} for d in mesh.morph_deltas
+    ]
 
     sk = mesh.skeleton
     world = sk.positions

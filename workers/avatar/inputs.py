@@ -57,7 +57,7 @@ HEIGHT_RATIO_RANGES: dict[str, tuple[float, float]] = {
 
 # (measurement, other, lowest ratio, highest ratio): measurement / other must lie in the range.
 PAIR_RATIO_RANGES: tuple[tuple[str, str, float, float], ...] = (
-    ("underbust", "bust", 0.62, 1.0),  # an underbust cannot exceed the bust
+    ("underbust", "bust", 0.66, 1.0),  # an underbust cannot exceed the bust
     ("waist", "hips", 0.50, 1.35),
     ("waist", "bust", 0.50, 1.35),
     ("thigh", "hips", 0.38, 0.70),  # both thighs must fit under the hips
@@ -119,8 +119,13 @@ class InvalidCustomization(AvatarInputError):
 
 def normalize_customization(customization: Mapping[str, object] | None) -> dict[str, str]:
     given = dict(customization or {})
-    errors = [FieldError(k, "unknown customization") for k in given if k not in DEFAULT_CUSTOMIZATION]
-    out = {**DEFAULT_CUSTOMIZATION, **{k: v for k, v in given.items() if k in DEFAULT_CUSTOMIZATION}}
+    errors = [
+        FieldError(k, "unknown customization") for k in given if k not in DEFAULT_CUSTOMIZATION
+    ]
+    out = {
+        **DEFAULT_CUSTOMIZATION,
+        **{k: v for k, v in given.items() if k in DEFAULT_CUSTOMIZATION},
+    }
     if out["body_shape"] not in PRESENTATIONS:
         errors.append(FieldError("body_shape", f"must be one of {', '.join(PRESENTATIONS)}"))
     if out["posture"] not in POSTURES:
@@ -173,7 +178,11 @@ def _parse(measurements: Mapping[str, object]) -> tuple[dict[str, float], list[F
             continue
         if value is None:
             continue
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
             errors.append(FieldError(name, "must be a number of centimetres"))
             continue
         lo, hi = MEASUREMENT_RANGES[name]

@@ -3,9 +3,10 @@
 Circumference = perimeter of the convex hull of one closed loop of the mesh's cross-section by a
 plane, i.e. what a tape pulled around that body part reads (it bridges hollows such as the gap
 between the breasts). The plane is horizontal (normal +Y) for the torso, neck and legs. The upper
-arm hangs about 40 degrees below horizontal in the A-pose, so a horizontal cut through it would be
-an oblique ellipse ~25% longer than any tape reading (and would run into the armpit on heavy
-arms); its tape is taken square to the upper-arm axis, and its landmark reports that normal.
+arm hangs about 40 degrees below horizontal in the A-pose, so a horizontal cut through it is an
+oblique ellipse 25-30% longer than a tape around the arm; its tape is taken square to the
+upper-arm axis instead, and its landmark reports that normal. (For a horizontal upper-arm tape:
+along_arm=False and add "arm_l:deltoid" to its bands; the fit follows either definition.)
 
 Each plane passes through the centroid of the fine-mesh vertices of one cage ring (the model's
 landmark for that measurement); that point lies inside the intended loop, so any checker can cut
@@ -110,7 +111,9 @@ def plane_basis(normal: np.ndarray) -> np.ndarray:
 
 def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     # np.cross has a large fixed cost; this runs inside the fit loop.
-    return np.array([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]])
+    return np.array(
+        [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]]
+    )
 
 
 def tape_plane(verts: np.ndarray, name: str, arm_dir: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -121,6 +124,16 @@ def tape_plane(verts: np.ndarray, name: str, arm_dir: np.ndarray) -> tuple[np.nd
 
 
 _UP = np.array([0.0, 1.0, 0.0])
+
+
+# Small products through einsum, not BLAS: threaded BLAS calls stall for milliseconds when the
+# other core is busy, and these run in the fit and live-update loops.
+def _dot(points: np.ndarray, direction: np.ndarray) -> np.ndarray:
+    return np.einsum("ij,j->i", points, direction)
+
+
+def _project(points: np.ndarray, basis: np.ndarray) -> np.ndarray:
+    return np.einsum("ij,kj->ik", points, basis)
 
 
 def _edge_points(verts: np.ndarray, d: np.ndarray, edge_ids: np.ndarray) -> np.ndarray:
@@ -138,11 +151,11 @@ def circumference_fast(verts: np.ndarray, name: str, arm_dir: np.ndarray) -> flo
     origin, normal = tape_plane(verts, name, arm_dir)
     band = _points().bands[name]
     v = verts[band.verts] - origin
-    d = v @ normal
+    d = _dot(v, normal)
     a, b = band.edges[(d[band.edges[:, 0]] >= 0) != (d[band.edges[:, 1]] >= 0)].T
     t = (d[a] / (d[a] - d[b]))[:, None]
     pts = v[a] + t * (v[b] - v[a])
-    return hull_perimeter(pts @ plane_basis(normal).T)
+    return hull_perimeter(_project(pts, plane_basis(normal)))
 
 
 def section_loop(verts: np.ndarray, origin: np.ndarray, normal: np.ndarray) -> np.ndarray:
@@ -152,7 +165,7 @@ def section_loop(verts: np.ndarray, origin: np.ndarray, normal: np.ndarray) -> n
     ray-crossing parity in the plane. Raises MeasureError if no loop encloses the origin.
     """
     topo = topology()
-    d = (verts - origin) @ normal
+    d = _dot(verts - origin, normal)
     above = d >= 0
     crosses = above[topo.edges[:, 0]] != above[topo.edges[:, 1]]
     fe = topo.face_edges
@@ -165,7 +178,7 @@ def section_loop(verts: np.ndarray, origin: np.ndarray, normal: np.ndarray) -> n
 
     basis = plane_basis(normal)
     pts = _edge_points(verts, d, nodes)
-    uv = (pts - origin) @ basis.T
+    uv = _project(pts - origin, basis)
     p, q = uv[local[:, 0]], uv[local[:, 1]]
     straddle = (p[:, 1] > 0) != (q[:, 1] > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -212,7 +225,7 @@ def measure(verts: np.ndarray, arm_dir: np.ndarray) -> tuple[dict[str, float], d
     for name in MEASUREMENTS[4:]:
         origin, normal = tape_plane(verts, name, arm_dir)
         loop = section_loop(verts, origin, normal)
-        values[name] = hull_perimeter((loop - origin) @ plane_basis(normal).T) * 100.0
+        values[name] = hull_perimeter(_project(loop - origin, plane_basis(normal))) * 100.0
         marks[name] = {
             "kind": "circumference",
             "origin": _xyz(origin),

@@ -45,6 +45,8 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     arq_queue: str = "arq:queue"
     job_timeout: int = 300
+    # Seconds after a wardrobe change before the style analysis is refreshed (0: no refresh).
+    style_refresh_delay: int = 60
     worker_max_jobs: int = 8
     # Move the start-up heap out of the collector's sight: long-lived objects are never garbage,
     # and scanning them again on every collection costs latency under load.

@@ -146,6 +146,7 @@ def settings(
         db_pool_max=5,
         log_json=False,
         gc_freeze=False,
+        style_refresh_delay=0,
     )
 
 

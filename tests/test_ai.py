@@ -257,3 +257,29 @@ async def test_explore_and_people_from_collaborative_filtering(
     assert all("email" not in p["user"] for p in people)
     other = await api.register("stranger")
     assert (await (await api.get("/v1/explore", token=other.token)).json())["items"] == []
+
+
+class TestStyleRefreshAfterWardrobeChanges:
+    @pytest.fixture
+    def settings(self, settings: Any) -> Any:
+        return settings.with_(style_refresh_delay=1)
+
+    async def test_changes_are_debounced_into_one_analysis(
+        self, api: Api, pool: asyncpg.Pool, run_jobs: Callable[[], Awaitable[int]]
+    ) -> None:
+        import asyncio
+
+        user = await api.register("tidy")
+        made = []
+        for name in ("tee", "jeans", "boots"):
+            r = await api.post("/v1/garments", token=user.token,
+                               json={"name": name, "category": "tops"})
+            assert r.status == 201, await r.text()
+            made.append((await r.json())["id"])
+        await api.delete(f"/v1/garments/{made[0]}", token=user.token)
+        jobs = await pool.fetch("SELECT kind, status FROM jobs")
+        assert [(j["kind"], j["status"]) for j in jobs] == [("style_analysis", "queued")]
+        await asyncio.sleep(1.1)
+        await run_jobs()
+        r = await api.get("/v1/style-analysis/latest", token=user.token)
+        assert r.status == 200 and (await r.json())["garment_count"] == 2

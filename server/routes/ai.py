@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any, Literal
 
 import asyncpg
@@ -14,7 +15,7 @@ from db import posts as db_posts
 from db import users as db_users
 from db.common import iso
 from server.auth import user_id
-from server.context import ARQ, POOL, STORE
+from server.context import ARQ, POOL, SETTINGS, STORE
 from server.errors import not_found
 from server.metrics import JOBS_ENQUEUED
 from server.openapi import endpoint
@@ -23,6 +24,8 @@ from server.routes.jobs import Job
 from server.routes.posts import posts_json
 from server.routes.users import Input, public_user
 from workers.recommend.taxonomy import OCCASIONS
+
+log = logging.getLogger(__name__)
 
 Occasion = Literal[tuple(OCCASIONS)]  # type: ignore[valid-type]
 
@@ -204,3 +207,20 @@ async def suggested_people(request: web.Request) -> web.Response:
                 {"user": public_user(user), "score": p["score"], "explanation": p["explanation"]}
             )
     return json_response({"items": items})
+
+
+async def refresh_style_later(request: web.Request, uid: Any) -> None:
+    """After wardrobe changes the style analysis is refreshed once things settle: the first
+    change schedules a run `style_refresh_delay` seconds later, and changes until then join that
+    same job. Best effort: the garment change is committed whether or not this can be queued."""
+    delay = request.app[SETTINGS].style_refresh_delay
+    if delay <= 0:
+        return
+    try:
+        await db_jobs.enqueue(
+            request.app[POOL], request.app[ARQ], function="style_analysis",
+            kind="style_analysis", user_id=uid, args={}, dedupe_key=f"style_analysis:{uid}",
+            defer_by=delay,
+        )
+    except Exception:
+        log.warning("could not schedule a style analysis", exc_info=True)

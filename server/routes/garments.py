@@ -32,6 +32,7 @@ from server.context import ARQ, POOL
 from server.errors import Problem, invalid, not_found
 from server.openapi import endpoint
 from server.params import cursor_values, json_response, path_uuid
+from server.routes.ai import refresh_style_later
 from server.routes.jobs import Job
 
 Category = Literal[taxonomy.CATEGORY_NAMES]  # type: ignore[valid-type]
@@ -298,6 +299,7 @@ async def list_garments(request: web.Request, query: GarmentQuery) -> web.Respon
 @endpoint("Add a garment", tags=["wardrobe"], body=GarmentIn, response=Garment, status=201)
 async def create_garment(request: web.Request, body: GarmentIn) -> web.Response:
     row = await db_garments.create_garment(request.app[POOL], user_id(request), body.values())
+    await refresh_style_later(request, row["owner_id"])
     return json_response(await garment_json(request, row), 201)
 
 
@@ -320,6 +322,7 @@ async def patch_garment(request: web.Request, body: GarmentPatch) -> web.Respons
         raise not_found("garment")
     if "colors" in changes:
         await _extract_colors(request, row)
+    await refresh_style_later(request, row["owner_id"])
     return json_response(await garment_json(request, row))
 
 
@@ -330,6 +333,7 @@ async def delete_garment(request: web.Request) -> web.Response:
     if keys is None:
         raise not_found("garment")
     await images.delete_objects(request, keys)
+    await refresh_style_later(request, user_id(request))
     return web.Response(status=204)
 
 

@@ -14,6 +14,7 @@ import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
@@ -88,13 +89,15 @@ async def _apply_missing(conn: asyncpg.Connection, migrations: list[Migration]) 
     return done
 
 
+def with_database(dsn: str, name: str) -> str:
+    """The same server, another database (TCP and unix-socket URLs alike)."""
+    return urlunsplit(urlsplit(dsn)._replace(path=f"/{name}"))
+
+
 async def ensure_database(dsn: str) -> bool:
     """Create the database named in `dsn` if it does not exist (local set-up and tests)."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(dsn)
-    name = parts.path.lstrip("/")
-    admin = urlunsplit(parts._replace(path="/postgres"))
+    name = urlsplit(dsn).path.lstrip("/")
+    admin = with_database(dsn, "postgres")
     conn = await asyncpg.connect(admin)
     try:
         if await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):

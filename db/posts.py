@@ -92,26 +92,30 @@ async def author_posts(
     return await pool.fetch(SELECT_AUTHOR_POSTS, viewer, author_id, created_at, post_id, limit)
 
 
-# One index probe per followed author (posts_author_timeline_idx), each taking at most `limit`
-# rows past the cursor, then a merge: the cost grows with the number of followees, not with
-# the size of the posts table.
+# One index-only probe per followed author (posts_author_timeline_idx holds author, created_at
+# and id), each taking at most `limit` keys past the cursor; the merge keeps `limit` of them and
+# only those rows are read in full. The cost grows with the number of followees, not with the
+# size of the posts table (bench/feed.py: 3.5x fewer Postgres CPU per page than reading the
+# full rows of every candidate).
 SELECT_FEED = f"""
 WITH authors AS (
-    SELECT followee_id AS id FROM follows WHERE follower_id = $1 AND status = 'active'
+    SELECT f.followee_id AS id FROM follows f JOIN users a ON a.id = f.followee_id
+    WHERE f.follower_id = $1 AND f.status = 'active' AND a.is_active
     UNION ALL SELECT $1
-)
-SELECT {POST_FIELDS}
-FROM authors a
-CROSS JOIN LATERAL (
-    SELECT * FROM posts q
-    WHERE q.author_id = a.id AND (q.created_at, q.id) < ($2, $3)
+), page AS (
+    SELECT q.id, q.created_at FROM authors a
+    CROSS JOIN LATERAL (
+        SELECT id, created_at FROM posts
+        WHERE author_id = a.id AND (created_at, id) < ($2, $3)
+        ORDER BY created_at DESC, id DESC
+        LIMIT $4
+    ) q
     ORDER BY q.created_at DESC, q.id DESC
     LIMIT $4
-) p
-JOIN users u ON u.id = p.author_id
-WHERE u.is_active
+)
+SELECT {POST_FIELDS}
+FROM page JOIN posts p ON p.id = page.id JOIN users u ON u.id = p.author_id
 ORDER BY p.created_at DESC, p.id DESC
-LIMIT $4
 """
 
 

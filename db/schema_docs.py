@@ -14,7 +14,7 @@ from pathlib import Path
 
 import asyncpg
 
-from db.migrate import migrate
+from db.migrate import migrate, with_database
 from drape.settings import Settings
 
 COLUMNS = """
@@ -81,14 +81,14 @@ async def render(dsn: str) -> str:
 
 async def main(target: Path) -> None:
     settings = Settings.from_env()
-    base = settings.database_url.rsplit("/", 1)[0]
     name = f"drape_schema_docs_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(base + "/postgres")
+    scratch = with_database(settings.database_url, name)
+    admin = await asyncpg.connect(with_database(settings.database_url, "postgres"))
     await admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        await migrate(f"{base}/{name}")
+        await migrate(scratch)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(await render(f"{base}/{name}"))
+        target.write_text(await render(scratch))
     finally:
         await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
         await admin.close()

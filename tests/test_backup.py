@@ -18,7 +18,7 @@ import pytest
 from db.backup import BackupError, Manifest, _libpq_target, dump, restore, sha256
 from drape.settings import Settings
 from drape.storage import ObjectStore, open_store
-from tests.conftest import PG_ADMIN, ROOT, Api
+from tests.conftest import ROOT, Api, with_database
 from tests.wardrobe_helpers import garment
 
 OBJECTS = {
@@ -70,13 +70,13 @@ async def store_contents(store: ObjectStore) -> dict[str, tuple[bytes, str]]:
 
 
 @pytest.fixture
-async def empty_database(database_url: str) -> AsyncIterator[str]:
+async def empty_database(pg_admin: str) -> AsyncIterator[str]:
     """A new database with nothing in it, dropped again after the test."""
     name = f"drape_restore_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(PG_ADMIN)
+    admin = await asyncpg.connect(pg_admin)
     await admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield database_url.rsplit("/", 1)[0] + f"/{name}"
+        yield with_database(pg_admin, name)
     finally:
         await admin.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name

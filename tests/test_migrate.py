@@ -13,18 +13,18 @@ import asyncpg
 import pytest
 
 from db.migrate import MigrationError, load_migrations, migrate
-from tests.conftest import PG_ADMIN
+from tests.conftest import with_database
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
-async def empty_db() -> AsyncIterator[str]:
+async def empty_db(pg_admin: str) -> AsyncIterator[str]:
     name = f"drape_migtest_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(PG_ADMIN)
+    admin = await asyncpg.connect(pg_admin)
     await admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+        yield with_database(pg_admin, name)
     finally:
         await admin.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name

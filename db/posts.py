@@ -161,54 +161,85 @@ WHERE p.id = $2 AND u.is_active AND {VISIBLE}
 FOR UPDATE OF p
 """
 
-INSERT_LIKE = """
-INSERT INTO likes (post_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1
+# A like is one statement (one round trip, atomic on its own): lock the visible post, insert the
+# like unless it exists, bump the counter, and store the author's notification with the next
+# seq. Concurrent likes of one post queue on the post's row lock, so the count stays exact.
+LIKE = f"""
+WITH post AS (
+    SELECT p.id, p.author_id, p.like_count
+    FROM posts p JOIN users u ON u.id = p.author_id
+    WHERE p.id = $2 AND u.is_active AND {VISIBLE}
+    FOR UPDATE OF p
+), liked AS (
+    INSERT INTO likes (post_id, user_id) SELECT id, $1 FROM post
+    ON CONFLICT DO NOTHING
+    RETURNING post_id
+), bumped AS (
+    UPDATE posts SET like_count = like_count + 1
+    WHERE id IN (SELECT post_id FROM liked)
+    RETURNING like_count
+), counter AS (
+    INSERT INTO notification_counters AS c (user_id, last_seq)
+    SELECT author_id, 1 FROM post WHERE author_id <> $1 AND EXISTS (SELECT 1 FROM liked)
+    ON CONFLICT (user_id) DO UPDATE SET last_seq = c.last_seq + 1
+    RETURNING user_id, last_seq
+), note AS (
+    INSERT INTO notifications (user_id, seq, type, actor_id, post_id)
+    SELECT user_id, last_seq, 'like', $1, $2 FROM counter
+    RETURNING seq, id, type, actor_id, post_id, comment_id, created_at
+)
+SELECT post.author_id, coalesce((SELECT like_count FROM bumped), post.like_count) AS like_count,
+       EXISTS (SELECT 1 FROM liked) AS changed,
+       note.seq, note.id, note.type, note.actor_id, note.post_id, note.comment_id, note.created_at
+FROM post LEFT JOIN note ON true
 """
 
-BUMP_LIKES = "UPDATE posts SET like_count = like_count + $2 WHERE id = $1 RETURNING like_count"
-
-DELETE_LIKE = "DELETE FROM likes WHERE post_id = $1 AND user_id = $2 RETURNING 1"
+UNLIKE = f"""
+WITH post AS (
+    SELECT p.id, p.author_id, p.like_count
+    FROM posts p JOIN users u ON u.id = p.author_id
+    WHERE p.id = $2 AND u.is_active AND {VISIBLE}
+    FOR UPDATE OF p
+), gone AS (
+    DELETE FROM likes WHERE post_id IN (SELECT id FROM post) AND user_id = $1
+    RETURNING post_id
+), bumped AS (
+    UPDATE posts SET like_count = like_count - 1
+    WHERE id IN (SELECT post_id FROM gone)
+    RETURNING like_count
+)
+SELECT post.author_id, coalesce((SELECT like_count FROM bumped), post.like_count) AS like_count,
+       EXISTS (SELECT 1 FROM gone) AS changed
+FROM post
+"""
 
 
 async def like(pool: asyncpg.Pool, post_id: uuid.UUID, actor: asyncpg.Record) -> Change | None:
     """Idempotent: liking twice changes nothing the second time. None if not visible."""
-    async with pool.acquire() as conn, conn.transaction():
-        post = await conn.fetchrow(LOCK_VISIBLE_POST, actor["id"], post_id)
-        if post is None:
-            return None
-        change = Change(
-            post_id=post_id,
-            author_id=post["author_id"],
-            like_count=post["like_count"],
-            comment_count=post["comment_count"],
-        )
-        if await conn.fetchval(INSERT_LIKE, post_id, actor["id"]) is None:
-            return change
-        change.changed = True
-        change.like_count = await conn.fetchval(BUMP_LIKES, post_id, 1)
-        if post["author_id"] != actor["id"]:
-            change.notification = await notifications.notify(
-                conn, user_id=post["author_id"], type_="like", actor=actor, post_id=post_id
-            )
-        return change
+    row = await pool.fetchrow(LIKE, actor["id"], post_id)
+    if row is None:
+        return None
+    change = Change(
+        post_id=post_id,
+        author_id=row["author_id"],
+        like_count=row["like_count"],
+        changed=row["changed"],
+    )
+    if row["seq"] is not None:
+        change.notification = notifications.notification_json(row, actor_username=actor["username"])
+    return change
 
 
 async def unlike(pool: asyncpg.Pool, post_id: uuid.UUID, actor: asyncpg.Record) -> Change | None:
-    async with pool.acquire() as conn, conn.transaction():
-        post = await conn.fetchrow(LOCK_VISIBLE_POST, actor["id"], post_id)
-        if post is None:
-            return None
-        change = Change(
-            post_id=post_id,
-            author_id=post["author_id"],
-            like_count=post["like_count"],
-            comment_count=post["comment_count"],
-        )
-        if await conn.fetchval(DELETE_LIKE, post_id, actor["id"]) is None:
-            return change
-        change.changed = True
-        change.like_count = await conn.fetchval(BUMP_LIKES, post_id, -1)
-        return change
+    row = await pool.fetchrow(UNLIKE, actor["id"], post_id)
+    if row is None:
+        return None
+    return Change(
+        post_id=post_id,
+        author_id=row["author_id"],
+        like_count=row["like_count"],
+        changed=row["changed"],
+    )
 
 
 # Comments ---------------------------------------------------------------------------------------

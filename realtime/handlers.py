@@ -7,6 +7,7 @@ and a post room is joined only if that user may see the post.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import socketio
@@ -17,6 +18,8 @@ from db import notifications as db_notifications
 from db import posts as db_posts
 from drape import avatar_live
 from drape.queue import wake
+from realtime.ratelimit import EventHandler, EventLimiter, guard
+from realtime.ratelimit import error as _error
 from realtime.rooms import post_room
 from server.context import ARQ, POOL, REDIS, STORE
 from server.metrics import SOCKET_EVENTS
@@ -27,8 +30,10 @@ MAX_POST_ROOMS = 200
 SYNC_LIMIT = 500
 
 
-def _error(code: str, message: str) -> dict[str, Any]:
-    return {"ok": False, "error": {"code": code, "message": message}}
+async def _unknown_event(sid: str, data: Any) -> dict[str, Any]:
+    """Nothing happens for an event nobody handles; it still counts against the rate limit."""
+    SOCKET_EVENTS.labels("unknown", "ignored").inc()
+    return _error("unknown_event", "no such event")
 
 
 def _uuid(data: Any, key: str) -> uuid.UUID | None:
@@ -40,12 +45,30 @@ def _uuid(data: Any, key: str) -> uuid.UUID | None:
         return None
 
 
-def register_handlers(sio: socketio.AsyncServer, app: web.Application) -> None:
+def register_handlers(
+    sio: socketio.AsyncServer, app: web.Application, limiter: EventLimiter
+) -> None:
+    """Every handler runs behind `guard`: the per-socket rate limit, one `data` argument
+    whatever the client sent, and an error ack instead of an unanswered event on failure."""
+
+    def on(event: str) -> Callable[[EventHandler], EventHandler]:
+        def register(handler: EventHandler) -> EventHandler:
+            sio.on(event, guard(sio, limiter, event)(handler))
+            return handler
+
+        return register
+
     async def user_of(sid: str) -> uuid.UUID:
         session = await sio.get_session(sid)
         return uuid.UUID(session["user_id"])
 
-    @sio.on("subscribe")
+    unknown = guard(sio, limiter, "unknown")(_unknown_event)
+
+    @sio.on("*")
+    async def any_other_event(event: Any, sid: str, *args: Any) -> dict[str, Any]:
+        return await unknown(sid, *args)  # type: ignore[no-any-return]
+
+    @on("subscribe")
     async def subscribe(sid: str, data: Any = None) -> dict[str, Any]:
         post_id = _uuid(data, "post_id")
         if post_id is None:
@@ -56,10 +79,17 @@ def register_handlers(sio: socketio.AsyncServer, app: web.Application) -> None:
         if post is None:
             SOCKET_EVENTS.labels("subscribe", "refused").inc()
             return _error("not_found", "no such post, or you may not see it")
-        rooms = [r for r in sio.rooms(sid) if r.startswith("post:")]
-        if len(rooms) >= MAX_POST_ROOMS:
-            return _error("too_many", f"at most {MAX_POST_ROOMS} posts at once; unsubscribe first")
-        await sio.enter_room(sid, post_room(post_id))
+        room = post_room(post_id)
+        # Counted in the session: sio.rooms(sid) scans every room of the server, which made
+        # connect storms quadratic (bench/fanout.py).
+        async with sio.session(sid) as session:
+            mine: set[str] = session.setdefault("post_rooms", set())
+            if room not in mine and len(mine) >= MAX_POST_ROOMS:
+                return _error(
+                    "too_many", f"at most {MAX_POST_ROOMS} posts at once; unsubscribe first"
+                )
+            mine.add(room)
+        await sio.enter_room(sid, room)
         SOCKET_EVENTS.labels("subscribe", "ok").inc()
         return {
             "ok": True,
@@ -68,25 +98,28 @@ def register_handlers(sio: socketio.AsyncServer, app: web.Application) -> None:
             "comment_count": post["comment_count"],
         }
 
-    @sio.on("unsubscribe")
+    @on("unsubscribe")
     async def unsubscribe(sid: str, data: Any = None) -> dict[str, Any]:
         post_id = _uuid(data, "post_id")
         if post_id is None:
             return _error("invalid", "send {post_id: <uuid>}")
-        await sio.leave_room(sid, post_room(post_id))
+        room = post_room(post_id)
+        async with sio.session(sid) as session:
+            session.get("post_rooms", set()).discard(room)
+        await sio.leave_room(sid, room)
         return {"ok": True, "post_id": str(post_id)}
 
-    @sio.on("sync")
+    @on("sync")
     async def sync(sid: str, data: Any = None) -> dict[str, Any]:
         after = data.get("after_seq") if isinstance(data, dict) else None
-        if not isinstance(after, int) or isinstance(after, bool) or after < 0:
+        if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after < 2**63:
             SOCKET_EVENTS.labels("sync", "invalid").inc()
             return _error("invalid", "send {after_seq: <integer >= 0>}")
         page = await db_notifications.page_after(app[POOL], await user_of(sid), after, SYNC_LIMIT)
         SOCKET_EVENTS.labels("sync", "ok").inc()
         return {"ok": True, **page}
 
-    @sio.on("avatar:session")
+    @on("avatar:session")
     async def avatar_session(sid: str, data: Any = None) -> dict[str, Any]:
         avatar_id = _uuid(data, "avatar_id")
         if avatar_id is None:
@@ -105,7 +138,7 @@ def register_handlers(sio: socketio.AsyncServer, app: web.Application) -> None:
         SOCKET_EVENTS.labels("avatar:session", "ok").inc()
         return {"ok": True, "avatar_id": str(avatar_id), **state}
 
-    @sio.on("avatar:set")
+    @on("avatar:set")
     async def avatar_set(sid: str, data: Any = None) -> dict[str, Any]:
         avatar_id = _uuid(data, "avatar_id")
         if avatar_id is None:

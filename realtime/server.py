@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -13,16 +14,43 @@ from drape.tokens import InvalidToken, verify_access_token
 from realtime.emit import Emitter
 from realtime.fanout import FanoutRedisManager, install
 from realtime.handlers import register_handlers
+from realtime.ratelimit import EventLimiter
 from realtime.rooms import user_room
 from server.context import EMITTER, POOL, SIO
-from server.metrics import SOCKETS_CONNECTED
+from server.metrics import SOCKET_EVENTS, SOCKETS_CONNECTED
 
 log = logging.getLogger(__name__)
+
+DISCONNECT_ALL_TIMEOUT = 5.0  # seconds; the web process's own shutdown timeout is 15
+
+
+class AsyncServer(socketio.AsyncServer):
+    """python-socketio's server, refusing client events that are not named by a string or that
+    are named like its own lifecycle events: it would dispatch `42["disconnect"]` from a client
+    to the disconnect handler, and `42["connect", {}, {"token": ...}]` to the connect one."""
+
+    LIFECYCLE = frozenset({"connect", "disconnect", "connect_error"})
+
+    async def _handle_event(self, eio_sid: str, namespace: str, id: Any, data: Any) -> None:
+        if not isinstance(data, list) or not data or not isinstance(data[0], str):
+            SOCKET_EVENTS.labels("malformed", "dropped").inc()
+            return
+        if data[0] in self.LIFECYCLE:
+            SOCKET_EVENTS.labels("reserved", "dropped").inc()
+            return
+        await super()._handle_event(eio_sid, namespace, id, data)
+
+    async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
+        try:
+            await super()._handle_eio_message(eio_sid, data)
+        except ValueError:  # a packet that does not decode: a broken or hostile client
+            SOCKET_EVENTS.labels("malformed", "disconnected").inc()
+            await self.eio.disconnect(eio_sid)
 
 
 def create_sio(settings: Settings) -> socketio.AsyncServer:
     manager = FanoutRedisManager(settings.redis_url, channel=settings.socketio_channel)
-    sio = socketio.AsyncServer(
+    sio = AsyncServer(
         async_mode="aiohttp",
         client_manager=manager,
         cors_allowed_origins=list(settings.cors_origins) or "*",
@@ -40,6 +68,7 @@ def setup_realtime(app: web.Application, settings: Settings) -> socketio.AsyncSe
     sio = create_sio(settings)
     app[SIO] = sio
     app[EMITTER] = Emitter(sio)
+    limiter = EventLimiter()
 
     @sio.event
     async def connect(sid: str, environ: dict[str, Any], auth: Any) -> None:
@@ -63,9 +92,10 @@ def setup_realtime(app: web.Application, settings: Settings) -> socketio.AsyncSe
 
     @sio.event
     async def disconnect(sid: str, reason: Any = None) -> None:
+        limiter.forget(sid)
         SOCKETS_CONNECTED.dec()
 
-    register_handlers(sio, app)
+    register_handlers(sio, app, limiter)
     sio.attach(app)
 
     async def stop(app: web.Application) -> None:
@@ -74,7 +104,12 @@ def setup_realtime(app: web.Application, settings: Settings) -> socketio.AsyncSe
         # Socket.IO disconnect, makes clients reconnect on their own.
         await sio.emit("server:restart", {"reconnect": True}, namespace="/", ignore_queue=True)
         if sio.eio.sockets:
-            await sio.eio.disconnect()
+            # Bounded: closing waits for each socket's send queue to drain, and a socket whose
+            # writer is already gone (its client left at the same moment) never drains.
+            try:
+                await asyncio.wait_for(sio.eio.disconnect(), DISCONNECT_ALL_TIMEOUT)
+            except TimeoutError:
+                log.warning("sockets still closing at shutdown; going on without them")
         await sio.shutdown()
         listener = getattr(sio.manager, "thread", None)
         if listener is not None:

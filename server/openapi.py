@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic.json_schema import models_json_schema
 
-from server.errors import Problem, from_validation_error
+from server.errors import Problem, from_validation_error, invalid
+from server.params import USERNAME_PATTERN
 
 Handler = Callable[..., Awaitable[web.StreamResponse]]
+ModelT = TypeVar("ModelT", bound=BaseModel)
 OP_ATTR = "__drape_endpoint__"
 
 
@@ -34,32 +37,113 @@ class Endpoint:
     status: int = 200
     auth: bool = True
     errors: tuple[int, ...] = ()
-    extra_responses: dict[int, str] = field(default_factory=dict)
+    # Other answers with a body of their own: {status: model}, e.g. 202 beside a 200.
+    extra_responses: dict[int, type[BaseModel]] = field(default_factory=dict)
     content_type: str = "application/json"
+    optional_body: bool = False
 
 
-async def read_json(request: web.Request) -> Any:
+JSON_MEDIA_TYPE = re.compile(r"^application/(?:[a-z0-9.+-]+\+)?json$")
+MAX_DEPTH = 32  # arrays and objects inside one another; orjson stops at 255
+INT64 = 2**63
+
+
+def _not_json(value: str) -> Any:
+    raise ValueError(f"{value} is not JSON")
+
+
+async def read_body(request: web.Request, model: type[ModelT]) -> ModelT:
+    """The body validated into `model` as strict JSON: `true` is a boolean and `0` is neither a
+    boolean nor a date, as the published schema says (pydantic's lax mode would coerce them)."""
+    text = await read_json_text(request)
+    try:
+        return model.model_validate_json(text, strict=True)
+    except ValidationError as e:
+        raise from_validation_error(e) from None
+
+
+async def read_json_text(request: web.Request) -> str:
+    """The body's text, once known to be JSON that every layer can hold: 400 if unreadable,
+    415 if not declared as JSON, 422 for values refused by `check_values`."""
     if not request.can_read_body:
         raise Problem(400, "A JSON body is required.")
+    if "Content-Type" in request.headers and not JSON_MEDIA_TYPE.match(
+        request.content_type.lower()
+    ):
+        raise Problem(415, "Send the body as application/json.")
     raw = await request.read()  # bounded by the application's client_max_size
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise Problem(400, "The body is not valid UTF-8.") from None
     try:
-        return json.loads(text)
+        data = json.loads(text, parse_constant=_not_json)
     except (ValueError, RecursionError):
         raise Problem(400, "The body is not valid JSON.") from None
+    check_values(data)
+    return text
+
+
+def check_values(data: Any, where: str = "body") -> None:
+    """Refuse, as 422 naming the field, what is valid JSON but that no column, JSON encoder or
+    UTF-8 text can hold: NUL characters (Postgres text), lone surrogates (UTF-8), numbers out of
+    the float or 64-bit integer range, and nesting deeper than MAX_DEPTH. Iterative: the depth
+    is bounded by the parser, not by this walk."""
+    stack: list[tuple[tuple[str, ...], Any, int]] = [((), data, 0)]
+    while stack:
+        path, value, depth = stack.pop()
+        message = None
+        if isinstance(value, str):
+            message = _text_error(value)
+        elif isinstance(value, bool):
+            pass
+        elif isinstance(value, int):
+            if not -INT64 <= value < INT64:
+                message = "is out of range"
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                message = "must be a finite number"
+        elif isinstance(value, (dict, list)):
+            if depth >= MAX_DEPTH:  # named by its outermost field: the full path is noise
+                raise _refuse(path[:1], f"is nested more than {MAX_DEPTH} levels deep", where)
+            if isinstance(value, dict):
+                for key, item in value.items():
+                    if key_error := _text_error(key):
+                        raise _refuse(path, f"has a key that {key_error}", where)
+                    stack.append(((*path, key), item, depth + 1))
+            else:
+                stack.extend(((*path, str(i)), item, depth + 1) for i, item in enumerate(value))
+        if message:
+            raise _refuse(path, message, where)
+
+
+def _text_error(value: str) -> str | None:
+    if "\x00" in value:
+        return "must not contain NUL characters"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "is not valid Unicode text (lone surrogate)"
+    return None
+
+
+def _refuse(path: tuple[str, ...], message: str, where: str) -> Problem:
+    return invalid(".".join(path) or where, message)
 
 
 def query_dict(request: web.Request, model: type[BaseModel]) -> dict[str, Any]:
-    """Repeated keys become lists where the model field is a list (?tag=a&tag=b)."""
+    """Repeated keys become lists where the model field is a list (?tag=a&tag=b). An unknown
+    key is refused like an unknown body field: a misspelt `?limt=5` must not pass unnoticed."""
     out: dict[str, Any] = {}
-    for key in request.query:
-        values = request.query.getall(key)
+    for key in dict.fromkeys(request.query):
         f = model.model_fields.get(key)
-        is_list = f is not None and "list" in str(f.annotation)
-        out[key] = values if is_list else values[-1]
+        if f is None:
+            raise invalid(key, "is not a parameter of this operation")
+        values = request.query.getall(key)
+        out[key] = values if "list" in str(f.annotation) else values[-1]
+        for value in values:
+            if error := _text_error(value):
+                raise invalid(key, error)
     return out
 
 
@@ -73,7 +157,9 @@ def endpoint(
     status: int = 200,
     auth: bool = True,
     errors: tuple[int, ...] = (),
+    extra_responses: dict[int, type[BaseModel]] | None = None,
     content_type: str = "application/json",
+    optional_body: bool = False,
 ) -> Callable[[Handler], Handler]:
     spec = Endpoint(
         summary=summary,
@@ -84,7 +170,9 @@ def endpoint(
         status=status,
         auth=auth,
         errors=errors,
+        extra_responses=extra_responses or {},
         content_type=content_type,
+        optional_body=optional_body,
     )
 
     def wrap(handler: Handler) -> Handler:
@@ -101,11 +189,10 @@ def endpoint(
                 except ValidationError as e:
                     raise from_validation_error(e, where="query") from None
             if spec.body is not None:
-                data = await read_json(request)
-                try:
-                    kwargs["body"] = spec.body.model_validate(data)
-                except ValidationError as e:
-                    raise from_validation_error(e) from None
+                if spec.optional_body and not request.can_read_body:
+                    kwargs["body"] = None
+                else:
+                    kwargs["body"] = await read_body(request, spec.body)
             return await handler(request, **kwargs)
 
         setattr(run, OP_ATTR, spec)
@@ -115,6 +202,10 @@ def endpoint(
 
 
 PATH_PARAM = re.compile(r"\{([^}:]+)(?::[^}]+)?\}")
+PATH_PARAM_SCHEMAS: dict[str, dict[str, Any]] = {
+    "id": {"type": "string", "format": "uuid"},
+    "username": {"type": "string", "pattern": USERNAME_PATTERN},
+}
 
 PROBLEM_SCHEMA = {
     "type": "object",
@@ -148,8 +239,9 @@ def build_openapi(app: web.Application, *, title: str, version: str) -> dict[str
     wanted: set[tuple[type[BaseModel], Any]] = set()
     for _, _, s in routes:
         wanted |= {(m, "validation") for m in (s.body, s.query) if m is not None}
-        if s.response is not None:
-            wanted.add((s.response, "serialization"))
+        for model in (s.response, *s.extra_responses.values()):
+            if model is not None:
+                wanted.add((model, "serialization"))
     refs, schemas = models_json_schema(
         sorted(wanted, key=lambda k: (k[0].__name__, k[1])),
         ref_template="#/components/schemas/{model}",
@@ -159,15 +251,21 @@ def build_openapi(app: web.Application, *, title: str, version: str) -> dict[str
 
     paths: dict[str, dict[str, Any]] = {}
     for path, method, spec in sorted(routes, key=lambda r: (r[0], r[1])):
+        names = PATH_PARAM.findall(path)
         op: dict[str, Any] = {
             "summary": spec.summary,
             "operationId": f"{method}_{re.sub(r'[^a-zA-Z0-9]+', '_', path).strip('_')}",
             "tags": list(spec.tags),
-            "responses": _responses(spec, refs),
+            "responses": _responses(spec, refs, has_path_params=bool(names)),
         }
         params = [
-            {"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
-            for n in PATH_PARAM.findall(path)
+            {
+                "name": n,
+                "in": "path",
+                "required": True,
+                "schema": PATH_PARAM_SCHEMAS.get(n, {"type": "string"}),
+            }
+            for n in names
         ]
         if spec.query is not None:
             for name, f in spec.query.model_fields.items():
@@ -181,7 +279,7 @@ def build_openapi(app: web.Application, *, title: str, version: str) -> dict[str
             op["parameters"] = params
         if spec.body is not None:
             op["requestBody"] = {
-                "required": True,
+                "required": not spec.optional_body,
                 "content": {
                     "application/json": {"schema": refs[(spec.body, "validation")]},
                 },
@@ -203,21 +301,34 @@ def build_openapi(app: web.Application, *, title: str, version: str) -> dict[str
     }
 
 
-def _responses(spec: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
+def _responses(spec: Endpoint, refs: dict[Any, Any], *, has_path_params: bool) -> dict[str, Any]:
+    """Every status the operation can answer; failures are problem documents."""
     ok: dict[str, Any] = {"description": "OK"}
     if spec.response is not None:
         ok["content"] = {spec.content_type: {"schema": refs[(spec.response, "serialization")]}}
     elif spec.status == 204:
         ok = {"description": "No content"}
     out: dict[str, Any] = {str(spec.status): ok}
+    for status, model in spec.extra_responses.items():
+        schema = refs[(model, "serialization")]
+        out[str(status)] = {
+            "description": _describe(status),
+            "content": {"application/json": {"schema": schema}},
+        }
     problem_ref = {"$ref": "#/components/schemas/Problem"}
     problem = {"content": {"application/problem+json": {"schema": problem_ref}}}
     codes = set(spec.errors)
-    if spec.body is not None or spec.query is not None:
-        codes |= {400, 422}
+    if spec.body is not None:
+        codes |= {400, 413, 415, 422}  # unreadable, too large, not JSON, invalid
+    if spec.query is not None:
+        codes |= {422}
     if spec.auth:
         codes |= {401}
-    for code in sorted(codes):
+    if has_path_params:
+        codes |= {404}  # also for ids that are not well formed
+    if spec.auth or spec.body or spec.query or has_path_params:
+        codes |= {503}  # Postgres, Redis or the object store did not answer
+    for code in sorted(codes - set(spec.extra_responses)):
         out[str(code)] = {"description": _describe(code), **problem}
     return out
 

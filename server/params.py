@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -10,6 +11,17 @@ from aiohttp import web
 
 from db.common import BadCursor, decode_cursor
 from server.errors import Problem, invalid
+
+USERNAME_PATTERN = r"^[A-Za-z0-9_.]{3,30}$"
+USERNAME_RE = re.compile(USERNAME_PATTERN)
+
+
+def path_username(request: web.Request) -> str:
+    """A username that could not be registered names nobody: 404 before any query."""
+    name = request.match_info["username"]
+    if not USERNAME_RE.fullmatch(name):
+        raise Problem(404, "No such user.")
+    return name
 
 
 def path_uuid(request: web.Request, name: str, what: str = "resource") -> uuid.UUID:

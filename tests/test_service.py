@@ -71,6 +71,21 @@ async def test_metrics_count_requests(api: Api) -> None:
     text = await r.text()
     assert 'drape_http_requests_total{method="GET",route="healthz",status="200"}' in text
     assert "drape_http_request_duration_seconds_bucket" in text
+    assert "drape_job_queue_depth 0.0" in text
+
+
+async def test_metrics_report_jobs_by_outcome(api: Api, server: RunningApp) -> None:
+    from db import jobs as db_jobs
+    from server.context import ARQ, POOL
+
+    await db_jobs.enqueue(server.app[POOL], server.app[ARQ], function="prune_expired",
+                          kind="maintenance", user_id=None, args={})
+    row, _ = await db_jobs.create_job(server.app[POOL], kind="avatar", user_id=None, args={})
+    await db_jobs.mark_failed(server.app[POOL], row["id"], "boom")
+    text = await (await api.get("/metrics")).text()
+    assert "drape_job_queue_depth 1.0" in text
+    assert 'drape_jobs_last_hour{kind="avatar",status="failed"} 1.0' in text
+    assert 'drape_jobs_last_hour{kind="maintenance",status="queued"} 1.0' in text
 
 
 async def test_openapi_is_valid_and_lists_every_route(api: Api, server: RunningApp) -> None:

@@ -19,7 +19,7 @@ from server.auth import require_user
 from server.context import FIREBASE, POOL, REDIS, SETTINGS
 from server.errors import Problem, invalid
 from server.firebase import FirebaseTokenError
-from server.openapi import endpoint, read_json
+from server.openapi import endpoint
 from server.params import json_response
 from server.routes.users import Email, Input, Me, Username, own_user
 
@@ -123,7 +123,7 @@ WRONG_LOGIN = "The login or the password is wrong."
     auth=False,
     body=LoginIn,
     response=Session,
-    errors=(429,),
+    errors=(401, 429),
 )
 async def login(request: web.Request, body: LoginIn) -> web.Response:
     redis, pool = request.app[REDIS], request.app[POOL]
@@ -151,6 +151,7 @@ async def login(request: web.Request, body: LoginIn) -> web.Response:
     auth=False,
     body=RefreshIn,
     response=Tokens,
+    errors=(401,),
 )
 async def refresh(request: web.Request, body: RefreshIn) -> web.Response:
     outcome, user_id, issued = await db_tokens.rotate(
@@ -174,23 +175,29 @@ async def refresh(request: web.Request, body: RefreshIn) -> web.Response:
     "Sign out: revoke this session's refresh tokens (or those of the optional"
     " {refresh_token} given in the body)",
     tags=["auth"],
+    body=LogoutIn,
+    optional_body=True,
     status=204,
 )
-async def logout(request: web.Request) -> web.Response:
+async def logout(request: web.Request, body: LogoutIn | None) -> web.Response:
     claims = require_user(request)
     pool = request.app[POOL]
     family = claims.session_id
-    if request.can_read_body:
-        body = LogoutIn.model_validate(await read_json(request))
-        if body.refresh_token:
-            family = await db_tokens.family_of(pool, body.refresh_token, claims.user_id)
+    if body is not None and body.refresh_token:
+        family = await db_tokens.family_of(pool, body.refresh_token, claims.user_id)
     if family is not None:
         await db_tokens.revoke_family(pool, family, claims.user_id)
     return web.Response(status=204)
 
 
 @endpoint(
-    "Sign in with a Firebase ID token", tags=["auth"], auth=False, body=FirebaseIn, response=Session
+    "Sign in with a Firebase ID token",
+    tags=["auth"],
+    auth=False,
+    body=FirebaseIn,
+    response=Session,
+    extra_responses={201: Session},  # the account was created
+    errors=(401, 403, 409),
 )
 async def firebase(request: web.Request, body: FirebaseIn) -> web.Response:
     try:

@@ -145,7 +145,8 @@ async def get_avatar(request: web.Request) -> web.Response:
     "Change an avatar: new measurements or customization rebuild it (202)",
     tags=["avatar"],
     body=AvatarPatch,
-    response=AvatarAccepted,
+    response=Avatar,  # a new name only
+    extra_responses={202: AvatarAccepted},  # a rebuild
     errors=(404,),
 )
 async def patch_avatar(request: web.Request, body: AvatarPatch) -> web.Response:

@@ -17,7 +17,7 @@ from server.auth import user_id
 from server.context import EMITTER, POOL
 from server.errors import forbidden, invalid, not_found
 from server.openapi import endpoint
-from server.params import cursor_values, json_response, path_uuid
+from server.params import cursor_values, json_response, path_username, path_uuid
 from server.routes.posts import PageQuery, _me
 
 
@@ -51,7 +51,7 @@ class FollowRequestPage(BaseModel):
 
 
 async def _target(request: web.Request) -> asyncpg.Record:
-    target = await db_users.get_by_username(request.app[POOL], request.match_info["username"])
+    target = await db_users.get_by_username(request.app[POOL], path_username(request))
     if target is None or not target["is_active"]:
         raise not_found("user")
     return target

@@ -12,6 +12,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
+from server import job_metrics
 from server.context import POOL, REDIS, STORE
 from server.openapi import build_openapi, endpoint
 
@@ -55,7 +56,7 @@ async def _check(probe: Awaitable[Any]) -> dict[str, Any]:
     tags=["service"],
     auth=False,
     response=Readiness,
-    errors=(503,),
+    extra_responses={503: Readiness},
 )
 async def readyz(request: web.Request) -> web.Response:
     app = request.app
@@ -75,6 +76,7 @@ async def readyz(request: web.Request) -> web.Response:
 
 @endpoint("Prometheus metrics", tags=["service"], auth=False, content_type="text/plain")
 async def metrics(request: web.Request) -> web.Response:
+    await job_metrics.refresh(request.app)
     body = await asyncio.to_thread(generate_latest)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

@@ -28,9 +28,8 @@ from server.auth import user_id
 from server.context import POOL
 from server.errors import not_found
 from server.openapi import endpoint
-from server.params import json_response
+from server.params import USERNAME_PATTERN, json_response, path_username
 
-USERNAME_PATTERN = r"^[A-Za-z0-9_.]{3,30}$"
 EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
 
 Username = Annotated[str, StringConstraints(pattern=USERNAME_PATTERN)]
@@ -161,7 +160,7 @@ async def patch_me(request: web.Request, body: MeUpdate) -> web.Response:
 @endpoint("A user's public profile", tags=["users"], response=PublicUser, errors=(404,))
 async def get_user(request: web.Request) -> web.Response:
     pool = request.app[POOL]
-    row = await db_users.get_by_username(pool, request.match_info["username"])
+    row = await db_users.get_by_username(pool, path_username(request))
     if row is None or not row["is_active"]:
         raise not_found("user")
     viewer = user_id(request)

@@ -15,6 +15,7 @@ from drape.queue import create_queue
 from drape.settings import Settings
 from drape.storage import open_store
 from realtime.server import setup_realtime
+from server.auth import ACTIVE_CACHE
 from server.context import ARQ, FIREBASE, HTTP, POOL, REDIS, SETTINGS, STORE
 from server.firebase import FirebaseVerifier
 from server.middleware import problems, request_context
@@ -29,6 +30,7 @@ def create_app(settings: Settings) -> web.Application:
         middlewares=[request_context, problems],
     )
     app[SETTINGS] = settings
+    app[ACTIVE_CACHE] = {}
     app.cleanup_ctx.extend([_postgres, _redis, _object_store, _http_client])
     setup_routes(app)
     setup_realtime(app, settings)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 from aiohttp import web
 
 from drape.tokens import AccessClaims, InvalidToken, verify_access_token
-from server.context import SETTINGS
+from server.context import POOL, SETTINGS
 from server.errors import Problem
 
 CLAIMS_KEY = web.RequestKey("claims", object)
@@ -54,3 +55,27 @@ def user_id(request: web.Request) -> uuid.UUID:
 def viewer_id(request: web.Request) -> uuid.UUID | None:
     claims = optional_claims(request)
     return claims.user_id if claims else None
+
+
+# How long a process trusts what it last read about an account being active. A disabled or
+# deleted account's tokens stop working within this time, not at their expiry (15 min).
+ACTIVE_TTL = 30.0
+ACTIVE_CACHE = web.AppKey("active_users", dict)
+
+
+async def require_active_user(request: web.Request) -> AccessClaims:
+    """require_user, plus: the account still exists and is active (cached per process)."""
+    claims = require_user(request)
+    cache: dict[uuid.UUID, tuple[bool, float]] = request.app[ACTIVE_CACHE]
+    now = time.monotonic()
+    hit = cache.get(claims.user_id)
+    if hit is None or hit[1] < now:
+        active = await request.app[POOL].fetchval(
+            "SELECT is_active FROM users WHERE id = $1", claims.user_id
+        )
+        if len(cache) > 100_000:  # bounded: drop everything rather than track recency
+            cache.clear()
+        hit = cache[claims.user_id] = (bool(active), now + ACTIVE_TTL)
+    if not hit[0]:
+        raise _unauthorized("This account no longer exists or is disabled.")
+    return claims

@@ -179,9 +179,9 @@ def endpoint(
         @functools.wraps(handler)
         async def run(request: web.Request) -> web.StreamResponse:
             if spec.auth:
-                from server.auth import require_user
+                from server.auth import require_active_user
 
-                require_user(request)
+                await require_active_user(request)
             kwargs: dict[str, Any] = {}
             if spec.query is not None:
                 try:

@@ -268,3 +268,17 @@ async def test_disabled_account_cannot_sign_in(api: Api, pool: asyncpg.Pool) -> 
     assert r.status == 401
     r = await api.post("/v1/auth/refresh", json={"refresh_token": user.refresh_token})
     assert r.status == 401
+
+
+async def test_tokens_of_disabled_or_deleted_accounts_stop_working(
+    api: Api, pool: asyncpg.Pool
+) -> None:
+    disabled, deleted = await api.register("disabled"), await api.register("deleted")
+    await pool.execute("UPDATE users SET is_active = false WHERE id = $1", uuid.UUID(disabled.id))
+    await pool.execute("DELETE FROM users WHERE id = $1", uuid.UUID(deleted.id))
+    for user in (disabled, deleted):
+        r = await api.get("/v1/me", token=user.token)
+        assert r.status == 401, await r.text()
+        r = await api.post("/v1/posts", token=user.token, json={"caption": "ghost"})
+        assert r.status == 401
+    assert await pool.fetchval("SELECT count(*) FROM posts") == 0

@@ -107,6 +107,22 @@ async def database_url(pg_admin: str) -> AsyncIterator[str]:
         await admin.close()
 
 
+@pytest.fixture
+async def empty_database(pg_admin: str) -> AsyncIterator[str]:
+    """A new database with nothing in it, dropped again after the test."""
+    name = f"drape_empty_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(pg_admin)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield with_database(pg_admin, name)
+    finally:
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name
+        )
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        await admin.close()
+
+
 @pytest.fixture(scope="session")
 async def redis_url(redis_base: str) -> AsyncIterator[str]:
     url = f"{redis_base}/{REDIS_DB}"

@@ -8,7 +8,6 @@ import json
 import os
 import sys
 import uuid
-from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import pytest
 from db.backup import BackupError, Manifest, _libpq_target, dump, restore, sha256
 from drape.settings import Settings
 from drape.storage import ObjectStore, open_store
-from tests.conftest import ROOT, Api, with_database
+from tests.conftest import ROOT, Api
 from tests.wardrobe_helpers import garment
 
 OBJECTS = {
@@ -67,22 +66,6 @@ async def store_contents(store: ObjectStore) -> dict[str, tuple[bytes, str]]:
         assert info is not None, key
         contents[key] = (await store.get(key), info.content_type)
     return contents
-
-
-@pytest.fixture
-async def empty_database(pg_admin: str) -> AsyncIterator[str]:
-    """A new database with nothing in it, dropped again after the test."""
-    name = f"drape_restore_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(pg_admin)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield with_database(pg_admin, name)
-    finally:
-        await admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name
-        )
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        await admin.close()
 
 
 def new_store_url(settings: Settings, tmp_path: Path) -> str:

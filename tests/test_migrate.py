@@ -5,32 +5,14 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
 import pytest
 
 from db.migrate import MigrationError, load_migrations, migrate
-from tests.conftest import with_database
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-async def empty_db(pg_admin: str) -> AsyncIterator[str]:
-    name = f"drape_migtest_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(pg_admin)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield with_database(pg_admin, name)
-    finally:
-        await admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name
-        )
-        await admin.execute(f'DROP DATABASE "{name}"')
-        await admin.close()
 
 
 async def _applied(url: str) -> list[str]:
@@ -41,15 +23,15 @@ async def _applied(url: str) -> list[str]:
         await conn.close()
 
 
-async def test_running_twice_is_harmless(empty_db: str) -> None:
-    first = await migrate(empty_db)
+async def test_running_twice_is_harmless(empty_database: str) -> None:
+    first = await migrate(empty_database)
     assert first == [m.name for m in load_migrations()]
-    assert await migrate(empty_db) == []
-    assert sorted(await _applied(empty_db)) == sorted(first)
+    assert await migrate(empty_database) == []
+    assert sorted(await _applied(empty_database)) == sorted(first)
 
 
-async def test_two_processes_at_once(empty_db: str) -> None:
-    env = {**os.environ, "DATABASE_URL": empty_db, "PYTHONPATH": str(ROOT)}
+async def test_two_processes_at_once(empty_database: str) -> None:
+    env = {**os.environ, "DATABASE_URL": empty_database, "PYTHONPATH": str(ROOT)}
     procs = [
         await asyncio.create_subprocess_exec(
             sys.executable,
@@ -68,26 +50,28 @@ async def test_two_processes_at_once(empty_db: str) -> None:
     total = len(load_migrations())
     assert said[0].startswith("applied 0 migration(s)")
     assert said[1].startswith(f"applied {total} migration(s)")
-    assert len(await _applied(empty_db)) == total
+    assert len(await _applied(empty_database)) == total
 
 
-async def test_edited_migration_is_refused(empty_db: str, tmp_path: Path) -> None:
+async def test_edited_migration_is_refused(empty_database: str, tmp_path: Path) -> None:
     (tmp_path / "0001_a.sql").write_text("CREATE TABLE a (x int);")
-    assert await migrate(empty_db, tmp_path) == ["0001_a.sql"]
+    assert await migrate(empty_database, tmp_path) == ["0001_a.sql"]
     (tmp_path / "0001_a.sql").write_text("CREATE TABLE a (x int, y int);")
     with pytest.raises(MigrationError, match="edited"):
-        await migrate(empty_db, tmp_path)
+        await migrate(empty_database, tmp_path)
 
 
-async def test_failed_migration_leaves_nothing_half_done(empty_db: str, tmp_path: Path) -> None:
+async def test_failed_migration_leaves_nothing_half_done(
+    empty_database: str, tmp_path: Path
+) -> None:
     (tmp_path / "0001_ok.sql").write_text("CREATE TABLE ok (x int);")
     (tmp_path / "0002_bad.sql").write_text("CREATE TABLE half (x int); SELECT no_such_function();")
     with pytest.raises(asyncpg.UndefinedFunctionError):
-        await migrate(empty_db, tmp_path)
-    conn = await asyncpg.connect(empty_db)
+        await migrate(empty_database, tmp_path)
+    conn = await asyncpg.connect(empty_database)
     try:
         assert await conn.fetchval("SELECT to_regclass('half')") is None
         assert await conn.fetchval("SELECT to_regclass('ok')") == "ok"
     finally:
         await conn.close()
-    assert await _applied(empty_db) == ["0001_ok.sql"]
+    assert await _applied(empty_database) == ["0001_ok.sql"]

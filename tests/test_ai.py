@@ -25,12 +25,19 @@ WARDROBE = [
     ("chino shorts", "bottoms", "shorts", "#c8b591", "beige", 1, 1, ["summer"]),
     ("light chinos", "bottoms", "chinos", "#d8c9a8", "beige", 3, 2, ["spring", "summer"]),
     ("wool trousers", "bottoms", "trousers", "#3a3a3a", "gray", 4, 4, ["autumn", "winter"]),
-    ("dark jeans", "bottoms", "jeans", "#223355", "navy", 2, 3,
-     ["spring", "autumn", "winter"]),
+    ("dark jeans", "bottoms", "jeans", "#223355", "navy", 2, 3, ["spring", "autumn", "winter"]),
     ("sundress", "dresses", "midi_dress", "#e8b4b8", "pink", 2, 1, ["summer"]),
     ("sandals", "shoes", "sandals", "#8b5a2b", "brown", 1, 1, ["summer"]),
-    ("white sneakers", "shoes", "sneakers", "#fafafa", "white", 1, 2,
-     ["spring", "summer", "autumn"]),
+    (
+        "white sneakers",
+        "shoes",
+        "sneakers",
+        "#fafafa",
+        "white",
+        1,
+        2,
+        ["spring", "summer", "autumn"],
+    ),
     ("leather boots", "shoes", "boots", "#3b2314", "brown", 3, 5, ["autumn", "winter"]),
     ("wool coat", "outerwear", "coat", "#4a4a4a", "gray", 4, 5, ["autumn", "winter"]),
     ("parka", "outerwear", "parka", "#556b2f", "olive", 2, 5, ["winter"]),
@@ -43,15 +50,22 @@ async def _stock(pool: asyncpg.Pool, owner: User) -> dict[str, dict[str, Any]]:
         gid = await pool.fetchval(
             "INSERT INTO garments (owner_id, name, category, subcategory, colors, formality,"
             " warmth, seasons) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-            uuid.UUID(owner.id), name, cat, sub, [{"hex": hex_, "family": fam}], formality,
-            warmth, seasons,
+            uuid.UUID(owner.id),
+            name,
+            cat,
+            sub,
+            [{"hex": hex_, "family": fam}],
+            formality,
+            warmth,
+            seasons,
         )
         rows[str(gid)] = {"name": name, "subcategory": sub, "seasons": seasons}
     return rows
 
 
-async def _run_recommend(api: Api, user: User, run_jobs: Callable[[], Awaitable[int]],
-                         body: dict[str, Any]) -> dict[str, Any]:
+async def _run_recommend(
+    api: Api, user: User, run_jobs: Callable[[], Awaitable[int]], body: dict[str, Any]
+) -> dict[str, Any]:
     r = await api.post("/v1/recommendations", token=user.token, json=body)
     assert r.status == 202, await r.text()
     job = (await r.json())["job"]
@@ -62,19 +76,31 @@ async def _run_recommend(api: Api, user: User, run_jobs: Callable[[], Awaitable[
     return state
 
 
-@pytest.mark.parametrize(("temperature", "season", "outer"), [
-    (29, "summer", "never"), (2, "winter", "always"),
-])
+@pytest.mark.parametrize(
+    ("temperature", "season", "outer"),
+    [
+        (29, "summer", "never"),
+        (2, "winter", "always"),
+    ],
+)
 async def test_recommended_outfits_are_wearable(
-    api: Api, pool: asyncpg.Pool, run_jobs: Callable[[], Awaitable[int]],
-    temperature: float, season: str, outer: str,
+    api: Api,
+    pool: asyncpg.Pool,
+    run_jobs: Callable[[], Awaitable[int]],
+    temperature: float,
+    season: str,
+    outer: str,
 ) -> None:
     user = await api.register("dresser")
     mine = await _stock(pool, user)
     other = await api.register("neighbour")
     theirs = await _stock(pool, other)
-    state = await _run_recommend(api, user, run_jobs, {
-        "occasion": "casual", "weather": {"temperature_c": temperature}, "count": 5})
+    state = await _run_recommend(
+        api,
+        user,
+        run_jobs,
+        {"occasion": "casual", "weather": {"temperature_c": temperature}, "count": 5},
+    )
     recs = await (await api.get("/v1/recommendations", token=user.token)).json()
     assert recs["batch_id"] == state["result"]["batch_id"]
     assert 1 <= len(recs["items"]) <= 5
@@ -94,15 +120,19 @@ async def test_recommended_outfits_are_wearable(
         assert rec["score"] == pytest.approx(sum(rec["terms"].values()), abs=1e-3)
     assert [r["rank"] for r in recs["items"]] == list(range(len(recs["items"])))
     assert len({frozenset(i["garment_id"] for i in r["items"]) for r in recs["items"]}) == len(
-        recs["items"]), "no two recommendations are the same outfit"
+        recs["items"]
+    ), "no two recommendations are the same outfit"
 
 
 async def test_cold_start_with_only_a_style_profile(
     api: Api, pool: asyncpg.Pool, run_jobs: Callable[[], Awaitable[int]]
 ) -> None:
     user = await api.register("newbie")
-    await api.put("/v1/me/style-profile", token=user.token,
-                  json={"preferred_styles": ["minimalist"], "preferred_colors": ["navy"]})
+    await api.put(
+        "/v1/me/style-profile",
+        token=user.token,
+        json={"preferred_styles": ["minimalist"], "preferred_colors": ["navy"]},
+    )
     await _stock(pool, user)
     await _run_recommend(api, user, run_jobs, {"weather": {"temperature_c": 15}})
     recs = await (await api.get("/v1/recommendations", token=user.token)).json()
@@ -117,12 +147,14 @@ async def test_a_job_run_twice_leaves_one_result(
     state = await _run_recommend(api, user, run_jobs, {"weather": {"temperature_c": 18}})
     first = await pool.fetch("SELECT items FROM ai_recommendations ORDER BY rank")
     # As if the worker died after saving but before recording success: arq runs it again.
-    await pool.execute("UPDATE jobs SET status = 'running' WHERE id = $1",
-                       uuid.UUID(state["id"]))
+    await pool.execute("UPDATE jobs SET status = 'running' WHERE id = $1", uuid.UUID(state["id"]))
     from realtime.emit import worker_emitter
 
-    ctx = {"pool": pool, "job_try": 2,
-           "emitter": worker_emitter(settings.redis_url, settings.socketio_channel)}
+    ctx = {
+        "pool": pool,
+        "job_try": 2,
+        "emitter": worker_emitter(settings.redis_url, settings.socketio_channel),
+    }
     await ai.recommend(ctx, state["id"])
     again = await pool.fetch("SELECT items FROM ai_recommendations ORDER BY rank")
     assert [r["items"] for r in again] == [r["items"] for r in first]
@@ -162,8 +194,14 @@ async def test_feedback_is_owner_only(
 
 async def test_bad_recommendation_requests(api: Api, pool: asyncpg.Pool) -> None:
     user = await api.register("bad")
-    for body in ({"occasion": "funeral-rave"}, {"count": 0}, {"count": 1000},
-                 {"weather": {"temperature_c": 500}}, {"weather": {}}, {"mood": "happy"}):
+    for body in (
+        {"occasion": "funeral-rave"},
+        {"count": 0},
+        {"count": 1000},
+        {"weather": {"temperature_c": 500}},
+        {"weather": {}},
+        {"mood": "happy"},
+    ):
         r = await api.post("/v1/recommendations", token=user.token, json=body)
         assert r.status == 422, (body, await r.text())
     assert await pool.fetchval("SELECT count(*) FROM jobs") == 0
@@ -192,11 +230,16 @@ async def test_style_analysis(
     assert (await api.get("/v1/style-analysis/latest", token=other.token)).status == 404
 
 
-@pytest.mark.parametrize(("method", "path"), [
-    ("POST", "/v1/recommendations"), ("GET", "/v1/recommendations"),
-    ("POST", "/v1/style-analysis"), ("GET", "/v1/style-analysis/latest"),
-    ("POST", f"/v1/recommendations/{uuid.uuid4()}/feedback"),
-])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/v1/recommendations"),
+        ("GET", "/v1/recommendations"),
+        ("POST", "/v1/style-analysis"),
+        ("GET", "/v1/style-analysis/latest"),
+        ("POST", f"/v1/recommendations/{uuid.uuid4()}/feedback"),
+    ],
+)
 async def test_ai_routes_need_a_user(api: Api, method: str, path: str) -> None:
     r = await api.request(method, path, json={}, token="")
     assert r.status == 401
@@ -212,7 +255,8 @@ async def test_explore_and_people_from_collaborative_filtering(
     rows = await pool.fetch(
         "INSERT INTO users (email, username, password_hash, is_private)"
         " SELECT 'u' || g || '@x.io', 'usr' || g, 'unused', g = 3"
-        " FROM generate_series(1, 44) g RETURNING id, username")
+        " FROM generate_series(1, 44) g RETURNING id, username"
+    )
     ids = {r["username"].replace("usr", "u"): r["id"] for r in rows}
     side = {f"u{g}": "a" if g <= 22 else "b" for g in range(1, 45)}
     authors = {"a": ["u1", "u2", "u3"], "b": ["u23", "u24", "u25"]}  # u3 is private
@@ -220,8 +264,11 @@ async def test_explore_and_people_from_collaborative_filtering(
     for s, names in authors.items():
         for name in names:
             for _ in range(6):
-                posts[s].append(await pool.fetchval(
-                    "INSERT INTO posts (author_id) VALUES ($1) RETURNING id", ids[name]))
+                posts[s].append(
+                    await pool.fetchval(
+                        "INSERT INTO posts (author_id) VALUES ($1) RETURNING id", ids[name]
+                    )
+                )
     likes = []
     for name, s in side.items():
         for post in posts[s]:
@@ -229,15 +276,20 @@ async def test_explore_and_people_from_collaborative_filtering(
                 likes.append((post, ids[name]))
         for author in authors[s]:
             if name != author and rng.random() < 0.5:
-                await pool.execute("INSERT INTO follows (follower_id, followee_id)"
-                                   " VALUES ($1, $2)", ids[name], ids[author])
+                await pool.execute(
+                    "INSERT INTO follows (follower_id, followee_id) VALUES ($1, $2)",
+                    ids[name],
+                    ids[author],
+                )
     mine = uuid.UUID(me.id)
     visible_a = [p for p in posts["a"][:12]]  # u1 and u2's posts
     likes += [(p, mine) for p in visible_a[:5]]
-    await pool.executemany("INSERT INTO likes (post_id, user_id) VALUES ($1, $2)"
-                           " ON CONFLICT DO NOTHING", likes)
-    await pool.execute("INSERT INTO follows (follower_id, followee_id) VALUES ($1, $2)",
-                       mine, ids["u1"])
+    await pool.executemany(
+        "INSERT INTO likes (post_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", likes
+    )
+    await pool.execute(
+        "INSERT INTO follows (follower_id, followee_id) VALUES ($1, $2)", mine, ids["u1"]
+    )
 
     r = await api.post("/v1/explore", token=me.token)
     assert r.status == 202, await r.text()
@@ -272,8 +324,9 @@ class TestStyleRefreshAfterWardrobeChanges:
         user = await api.register("tidy")
         made = []
         for name in ("tee", "jeans", "boots"):
-            r = await api.post("/v1/garments", token=user.token,
-                               json={"name": name, "category": "tops"})
+            r = await api.post(
+                "/v1/garments", token=user.token, json={"name": name, "category": "tops"}
+            )
             assert r.status == 201, await r.text()
             made.append((await r.json())["id"])
         await api.delete(f"/v1/garments/{made[0]}", token=user.token)

@@ -18,10 +18,17 @@ from tests.conftest import Api, EventLog, RunningApp, User
 BODY = {"height": 172, "bust": 92, "waist": 74, "hips": 100, "inseam": 79}
 
 
-async def _create(api: Api, user: User, run_jobs: Callable[[], Awaitable[int]],
-                  measurements: dict[str, float] | None = None) -> dict[str, Any]:
-    r = await api.post("/v1/avatars", token=user.token, json={
-        "measurements": measurements or BODY, "customization": {"body_shape": "feminine"}})
+async def _create(
+    api: Api,
+    user: User,
+    run_jobs: Callable[[], Awaitable[int]],
+    measurements: dict[str, float] | None = None,
+) -> dict[str, Any]:
+    r = await api.post(
+        "/v1/avatars",
+        token=user.token,
+        json={"measurements": measurements or BODY, "customization": {"body_shape": "feminine"}},
+    )
     assert r.status == 202, await r.text()
     body = await r.json()
     assert body["job"]["kind"] == "avatar" and body["avatar"]["status"] == "pending"
@@ -32,16 +39,22 @@ async def _create(api: Api, user: User, run_jobs: Callable[[], Awaitable[int]],
 
 
 def _objects(store_root: Path) -> list[str]:
-    return sorted(str(p.relative_to(store_root)) for p in store_root.rglob("*")
-                  if p.is_file() and ".meta" not in p.parts)
+    return sorted(
+        str(p.relative_to(store_root))
+        for p in store_root.rglob("*")
+        if p.is_file() and ".meta" not in p.parts
+    )
 
 
-@pytest.mark.parametrize(("measurements", "field"), [
-    ({"height": 120, "waist": 150}, "waist"),
-    ({"height": 300}, "height"),
-    ({"height": 170, "bust": 80, "underbust": 95}, "underbust"),
-    ({"height": 170, "shoe_size": 42}, "shoe_size"),
-])
+@pytest.mark.parametrize(
+    ("measurements", "field"),
+    [
+        ({"height": 120, "waist": 150}, "waist"),
+        ({"height": 300}, "height"),
+        ({"height": 170, "bust": 80, "underbust": 95}, "underbust"),
+        ({"height": 170, "shoe_size": 42}, "shoe_size"),
+    ],
+)
 async def test_implausible_bodies_are_refused_by_name(
     api: Api, pool: asyncpg.Pool, measurements: dict[str, float], field: str
 ) -> None:
@@ -77,7 +90,9 @@ async def test_avatar_is_built_measured_and_stored(
 
 
 async def test_failed_build_retried_leaves_no_duplicates_or_orphans(
-    api: Api, pool: asyncpg.Pool, server: RunningApp,
+    api: Api,
+    pool: asyncpg.Pool,
+    server: RunningApp,
     run_jobs: Callable[[], Awaitable[int]],
 ) -> None:
     user = await api.register("retry")
@@ -86,15 +101,17 @@ async def test_failed_build_retried_leaves_no_duplicates_or_orphans(
     # Corrupt the stored request behind the API's back: the build must fail, visibly.
     await pool.execute(
         "UPDATE avatars SET measurements = measurements || '{\"waist\": 400}' WHERE id = $1",
-        uuid.UUID(avatar_id))
+        uuid.UUID(avatar_id),
+    )
     await run_jobs()
     failed = await (await api.get(f"/v1/avatars/{avatar_id}", token=user.token)).json()
     assert failed["status"] == "failed" and "waist" in failed["error"]
     job = await pool.fetchrow("SELECT status, error FROM jobs")
     assert job["status"] == "failed"
 
-    r = await api.patch(f"/v1/avatars/{avatar_id}", token=user.token,
-                        json={"measurements": {"waist": 76}})
+    r = await api.patch(
+        f"/v1/avatars/{avatar_id}", token=user.token, json={"measurements": {"waist": 76}}
+    )
     assert r.status == 202, await r.text()
     await run_jobs()
     r = await api.post(f"/v1/avatars/{avatar_id}/rebuild", token=user.token)
@@ -105,22 +122,27 @@ async def test_failed_build_retried_leaves_no_duplicates_or_orphans(
     assert ready["measured"]["waist"] == pytest.approx(76, rel=0.005)
     assert await pool.fetchval("SELECT count(*) FROM avatars") == 1
     root = Path(server.settings.object_store_url.removeprefix("file://"))
-    assert _objects(root) == sorted([f"avatars/{user.id}/{avatar_id}/r1.glb",
-                                     f"avatars/{user.id}/{avatar_id}/r1.png"])
+    assert _objects(root) == sorted(
+        [f"avatars/{user.id}/{avatar_id}/r1.glb", f"avatars/{user.id}/{avatar_id}/r1.png"]
+    )
 
-    r = await api.patch(f"/v1/avatars/{avatar_id}", token=user.token,
-                        json={"measurements": {"hips": 104}})
+    r = await api.patch(
+        f"/v1/avatars/{avatar_id}", token=user.token, json={"measurements": {"hips": 104}}
+    )
     await run_jobs()
-    assert _objects(root) == sorted([f"avatars/{user.id}/{avatar_id}/r2.glb",
-                                     f"avatars/{user.id}/{avatar_id}/r2.png"])
+    assert _objects(root) == sorted(
+        [f"avatars/{user.id}/{avatar_id}/r2.glb", f"avatars/{user.id}/{avatar_id}/r2.png"]
+    )
 
 
 async def test_avatars_are_private(api: Api, run_jobs: Callable[[], Awaitable[int]]) -> None:
     owner, other = await api.register("owner"), await api.register("other")
     avatar = await _create(api, owner, run_jobs)
-    for method, path, body in [("GET", f"/v1/avatars/{avatar['id']}", None),
-                               ("PATCH", f"/v1/avatars/{avatar['id']}", {"name": "mine"}),
-                               ("POST", f"/v1/avatars/{avatar['id']}/rebuild", None)]:
+    for method, path, body in [
+        ("GET", f"/v1/avatars/{avatar['id']}", None),
+        ("PATCH", f"/v1/avatars/{avatar['id']}", {"name": "mine"}),
+        ("POST", f"/v1/avatars/{avatar['id']}/rebuild", None),
+    ]:
         assert (await api.request(method, path, json=body, token=other.token)).status == 404
         assert (await api.request(method, path, json=body, token="")).status == 401
     assert (await api.get("/v1/me/avatar", token=other.token)).status == 404
@@ -128,7 +150,9 @@ async def test_avatars_are_private(api: Api, run_jobs: Callable[[], Awaitable[in
 
 
 async def test_live_session_coalesces_and_keeps_revisions_in_order(
-    api: Api, run_jobs: Callable[[], Awaitable[int]], live_worker: object,
+    api: Api,
+    run_jobs: Callable[[], Awaitable[int]],
+    live_worker: object,
     sio_connect: Callable[..., Awaitable[socketio.AsyncClient]],
 ) -> None:
     user, other = await api.register("slider"), await api.register("peeker")
@@ -138,8 +162,9 @@ async def test_live_session_coalesces_and_keeps_revisions_in_order(
     spy = await sio_connect(other.token)
     refused = await spy.call("avatar:session", {"avatar_id": avatar["id"]}, timeout=5)
     assert refused["ok"] is False
-    assert (await spy.call("avatar:set", {"avatar_id": avatar["id"], "measurements": {}},
-                           timeout=5))["ok"] is False
+    assert (
+        await spy.call("avatar:set", {"avatar_id": avatar["id"], "measurements": {}}, timeout=5)
+    )["ok"] is False
 
     opened = await client.call("avatar:session", {"avatar_id": avatar["id"]}, timeout=5)
     assert opened["ok"] is True and opened["revision"] == 0 and opened["mesh_url"]
@@ -147,8 +172,13 @@ async def test_live_session_coalesces_and_keeps_revisions_in_order(
     acks = []
     for i in range(30):  # 30 updates within one second
         waist = 74 + i * 0.2
-        acks.append(await client.call("avatar:set", {
-            "avatar_id": avatar["id"], "measurements": {"waist": waist}}, timeout=5))
+        acks.append(
+            await client.call(
+                "avatar:set",
+                {"avatar_id": avatar["id"], "measurements": {"waist": waist}},
+                timeout=5,
+            )
+        )
         await asyncio.sleep(1 / 30)
     assert all(a["ok"] for a in acks)
     revisions = [a["revision"] for a in acks]
@@ -167,8 +197,9 @@ async def test_live_session_coalesces_and_keeps_revisions_in_order(
     assert got == sorted(set(got)), "revisions never go backwards or repeat"
     final = next(m for m in meshes.items if m["revision"] == last and "morph_weights" in m)
     assert final["measured"]["waist"] == pytest.approx(74 + 29 * 0.2, rel=0.005)
-    bad = await client.call("avatar:set", {"avatar_id": avatar["id"],
-                                           "measurements": {"waist": 500}}, timeout=5)
+    bad = await client.call(
+        "avatar:set", {"avatar_id": avatar["id"], "measurements": {"waist": 500}}, timeout=5
+    )
     assert bad["ok"] is False and bad["errors"][0]["field"] == "waist"
 
     # After the pause the full GLB is rebuilt at the last revision.

@@ -78,8 +78,14 @@ async def test_metrics_report_jobs_by_outcome(api: Api, server: RunningApp) -> N
     from db import jobs as db_jobs
     from server.context import ARQ, POOL
 
-    await db_jobs.enqueue(server.app[POOL], server.app[ARQ], function="prune_expired",
-                          kind="maintenance", user_id=None, args={})
+    await db_jobs.enqueue(
+        server.app[POOL],
+        server.app[ARQ],
+        function="prune_expired",
+        kind="maintenance",
+        user_id=None,
+        args={},
+    )
     row, _ = await db_jobs.create_job(server.app[POOL], kind="avatar", user_id=None, args={})
     await db_jobs.mark_failed(server.app[POOL], row["id"], "boom")
     text = await (await api.get("/metrics")).text()

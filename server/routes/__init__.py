@@ -93,7 +93,8 @@ def setup_routes(app: web.Application) -> None:
     r.add_post("/v1/recommendations", ai.create_recommendations, name="recommendations_create")
     r.add_get("/v1/recommendations", ai.list_recommendations, name="recommendations")
     r.add_post(
-        "/v1/recommendations/{id}/feedback", ai.recommendation_feedback,
+        "/v1/recommendations/{id}/feedback",
+        ai.recommendation_feedback,
         name="recommendation_feedback",
     )
     r.add_post("/v1/style-analysis", ai.create_style_analysis, name="style_analysis_create")

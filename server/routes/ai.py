@@ -218,8 +218,13 @@ async def refresh_style_later(request: web.Request, uid: Any) -> None:
         return
     try:
         await db_jobs.enqueue(
-            request.app[POOL], request.app[ARQ], function="style_analysis",
-            kind="style_analysis", user_id=uid, args={}, dedupe_key=f"style_analysis:{uid}",
+            request.app[POOL],
+            request.app[ARQ],
+            function="style_analysis",
+            kind="style_analysis",
+            user_id=uid,
+            args={},
+            dedupe_key=f"style_analysis:{uid}",
             defer_by=delay,
         )
     except Exception:

@@ -13,9 +13,9 @@ same concurrency and a pool of the server's size (DB_POOL_MAX = 10).
 
 Writes: PUT /v1/posts/{id}/like, each from one of 500 users on a post they have not liked
 (5,000 distinct posts): the whole path (user lookup, lock, like row, counter, notification with
-its seq, two Socket.IO emits through Redis). The baseline runs the same statements
-(LOCK_VISIBLE_POST, INSERT_LIKE, BUMP_LIKES, INSERT_NOTIFICATION) in one transaction per like
-through asyncpg, on 5,000 other posts.
+its seq, two Socket.IO emits through Redis). The baseline runs the statement db.posts.like runs
+(db.posts.LIKE: lock, like row, counter and notification in one statement) through asyncpg, on
+5,000 other posts.
 
 Server and Postgres CPU per request come from /proc (the server process, and the Postgres
 backends connected to the bench database). Nothing is pinned: server, Postgres and the load
@@ -63,9 +63,8 @@ from bench.common import (
     token_settings,
 )
 from db.common import KEYSET_TOP, encode_cursor
-from db.notifications import INSERT_NOTIFICATION
 from db.pool import create_pool
-from db.posts import BUMP_LIKES, INSERT_LIKE, LOCK_VISIBLE_POST, SELECT_FEED
+from db.posts import LIKE, SELECT_FEED
 
 REDIS_DB = 15
 AUTHORS = 5000
@@ -272,7 +271,7 @@ async def main_async(args: argparse.Namespace) -> int:
                     writes = [
                         await api("PUT /v1/posts/{id}/like (whole path)", like_calls),
                         await sql(
-                            "same SQL in one transaction (asyncpg)",
+                            "same SQL, db.posts.LIKE (asyncpg)",
                             lambda pair: like_sql(pool, *pair),
                             sql_likes,
                         ),
@@ -313,12 +312,9 @@ async def main_async(args: argparse.Namespace) -> int:
 
 
 async def like_sql(pool: asyncpg.Pool, post_id: uuid.UUID, user_id: uuid.UUID) -> None:
-    async with pool.acquire() as conn, conn.transaction():
-        post = await conn.fetchrow(LOCK_VISIBLE_POST, user_id, post_id)
-        if await conn.fetchval(INSERT_LIKE, post_id, user_id) is None:
-            raise RuntimeError("the like already existed")
-        await conn.fetchval(BUMP_LIKES, post_id, 1)
-        await conn.fetchrow(INSERT_NOTIFICATION, post["author_id"], "like", user_id, post_id, None)
+    row = await pool.fetchrow(LIKE, user_id, post_id)
+    if row is None or not row["changed"]:
+        raise RuntimeError("the post was not visible or the like already existed")
 
 
 async def check_pages(base: str, token: str, deep: Call) -> None:

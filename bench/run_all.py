@@ -30,8 +30,17 @@ from bench.common import ROOT, display_python
 BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "RESULTS.md"
 # The usual order: the service benches first, then the offline ones; others follow by name.
-ORDER = ["fanout", "feed", "auth", "wardrobe", "avatar_mesh", "recommend_cf", "recommend_fitb"]
-HELPERS = {"__init__", "common", "run_all", "raw_ws_server", "stock_server"}
+ORDER = [
+    "fanout",
+    "feed",
+    "http",
+    "auth",
+    "wardrobe",
+    "avatar_mesh",
+    "recommend_cf",
+    "recommend_fitb",
+]
+HELPERS = {"__init__", "common", "run_all", "raw_ws_server", "stock_server", "minimal_server"}
 # Installed without their dependencies (a requirements file cannot say --no-deps per line):
 # recbole's wheel only carries the MovieLens-100k file bench/recommend_cf.py reads.
 NO_DEPS = {"recommend_cf": ["recbole==1.2.1"]}

@@ -188,7 +188,8 @@ WITH post AS (
     SELECT user_id, last_seq, 'like', $1, $2 FROM counter
     RETURNING seq, id, type, actor_id, post_id, comment_id, created_at
 )
-SELECT post.author_id, coalesce((SELECT like_count FROM bumped), post.like_count) AS like_count,
+SELECT post.author_id, (SELECT username FROM users WHERE id = $1) AS actor_username,
+       coalesce((SELECT like_count FROM bumped), post.like_count) AS like_count,
        EXISTS (SELECT 1 FROM liked) AS changed,
        note.seq, note.id, note.type, note.actor_id, note.post_id, note.comment_id, note.created_at
 FROM post LEFT JOIN note ON true
@@ -208,37 +209,39 @@ WITH post AS (
     WHERE id IN (SELECT post_id FROM gone)
     RETURNING like_count
 )
-SELECT post.author_id, coalesce((SELECT like_count FROM bumped), post.like_count) AS like_count,
+SELECT post.author_id, (SELECT username FROM users WHERE id = $1) AS actor_username,
+       coalesce((SELECT like_count FROM bumped), post.like_count) AS like_count,
        EXISTS (SELECT 1 FROM gone) AS changed
 FROM post
 """
 
 
-async def like(pool: asyncpg.Pool, post_id: uuid.UUID, actor: asyncpg.Record) -> Change | None:
-    """Idempotent: liking twice changes nothing the second time. None if not visible."""
-    row = await pool.fetchrow(LIKE, actor["id"], post_id)
+async def like(pool: asyncpg.Pool, post_id: uuid.UUID, actor_id: uuid.UUID) -> Change | None:
+    """Idempotent: liking twice changes nothing the second time. None if not visible. The
+    actor's username comes back in `extra` (no separate user lookup)."""
+    row = await pool.fetchrow(LIKE, actor_id, post_id)
     if row is None:
         return None
-    change = Change(
-        post_id=post_id,
-        author_id=row["author_id"],
-        like_count=row["like_count"],
-        changed=row["changed"],
-    )
+    change = _like_change(post_id, row)
     if row["seq"] is not None:
-        change.notification = notifications.notification_json(row, actor_username=actor["username"])
+        change.notification = notifications.notification_json(
+            row, actor_username=row["actor_username"]
+        )
     return change
 
 
-async def unlike(pool: asyncpg.Pool, post_id: uuid.UUID, actor: asyncpg.Record) -> Change | None:
-    row = await pool.fetchrow(UNLIKE, actor["id"], post_id)
-    if row is None:
-        return None
+async def unlike(pool: asyncpg.Pool, post_id: uuid.UUID, actor_id: uuid.UUID) -> Change | None:
+    row = await pool.fetchrow(UNLIKE, actor_id, post_id)
+    return None if row is None else _like_change(post_id, row)
+
+
+def _like_change(post_id: uuid.UUID, row: asyncpg.Record) -> Change:
     return Change(
         post_id=post_id,
         author_id=row["author_id"],
         like_count=row["like_count"],
         changed=row["changed"],
+        extra={"actor_username": row["actor_username"]},
     )
 
 

@@ -53,13 +53,16 @@ def install(sio: socketio.AsyncServer) -> None:
 class FanoutRedisManager(socketio.AsyncRedisManager):
     """AsyncRedisManager whose local delivery writes frames directly (see module docstring)."""
 
+    def _has_local(self, namespace: str, room: Any) -> bool:
+        return _has_local_members(self.rooms[namespace], room)
+
     async def _handle_emit(self, message: dict[str, Any]) -> None:
         if message.get("callback") or message.get("binary"):
             await super()._handle_emit(message)
             return
         namespace = message.get("namespace") or "/"
-        if namespace not in self.rooms:
-            return
+        if namespace not in self.rooms or not self._has_local(namespace, message.get("room")):
+            return  # e.g. a like on a post nobody here watches: no packet to build
         data = message["data"]
         args = list(data) if isinstance(data, list) else [data]
         pkt = self.server.packet_class(
@@ -89,6 +92,13 @@ class FanoutRedisManager(socketio.AsyncRedisManager):
             queued += 1
         DIRECT.inc(direct)
         QUEUED.inc(queued)
+
+
+def _has_local_members(rooms: dict[Any, Any], room: Any) -> bool:
+    if room is None:
+        return True
+    names = [room] if isinstance(room, str) else room
+    return any(rooms.get(name) for name in names)
 
 
 def _idle(sock: Any, ws: Any) -> bool:

@@ -227,14 +227,14 @@ async def feed(request: web.Request, query: PageQuery) -> web.Response:
 
 
 async def _like_response(
-    request: web.Request, change: db_posts.Change | None, me: asyncpg.Record, liked: bool
+    request: web.Request, change: db_posts.Change | None, liked: bool
 ) -> web.Response:
     if change is None:
         raise not_found("post")
     if change.changed:
         emitter = request.app[EMITTER]
         await emitter.notification(change.author_id, change.notification)
-        actor = {"id": str(me["id"]), "username": me["username"]}
+        actor = {"id": str(user_id(request)), "username": change.extra["actor_username"]}
         await emitter.to_post(
             change.post_id,
             "post:like",
@@ -252,16 +252,18 @@ async def _like_response(
 
 @endpoint("Like a post (idempotent)", tags=["social"], response=LikeState, errors=(404,))
 async def like(request: web.Request) -> web.Response:
-    me = await _me(request)
-    change = await db_posts.like(request.app[POOL], path_uuid(request, "id", "post"), me)
-    return await _like_response(request, change, me, liked=True)
+    change = await db_posts.like(
+        request.app[POOL], path_uuid(request, "id", "post"), user_id(request)
+    )
+    return await _like_response(request, change, liked=True)
 
 
 @endpoint("Take back a like (idempotent)", tags=["social"], response=LikeState, errors=(404,))
 async def unlike(request: web.Request) -> web.Response:
-    me = await _me(request)
-    change = await db_posts.unlike(request.app[POOL], path_uuid(request, "id", "post"), me)
-    return await _like_response(request, change, me, liked=False)
+    change = await db_posts.unlike(
+        request.app[POOL], path_uuid(request, "id", "post"), user_id(request)
+    )
+    return await _like_response(request, change, liked=False)
 
 
 @endpoint(

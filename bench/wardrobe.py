@@ -288,7 +288,8 @@ async def _measure(
             query = {**case.query, "limit": PAGE, **({"cursor": cursor} if cursor else {})}
             path = f"/v1/garments?{urlencode(query)}"
             calls = [Call("GET", path, token)] * (WARMUP + args.requests)
-            http = await client.run(base, calls, concurrency=1, warmup=WARMUP)
+            await client.run(base, calls[:WARMUP], concurrency=1)  # warm-up, not measured
+            http = await client.run(base, calls[WARMUP:], concurrency=1)
             assert http.failures() == 0, http.statuses
             after = decode_cursor(cursor, datetime, uuid.UUID) if cursor else None
             sql, params = db_garments.list_query(me, case.where, limit=PAGE + 1, after=after)

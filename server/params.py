@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from db.common import BadCursor, decode_cursor
+from db.common import BadCursor, decode_cursor, encode_cursor
 from server.errors import Problem, invalid
 
 USERNAME_PATTERN = r"^[A-Za-z0-9_.]{3,30}$"
@@ -43,3 +43,10 @@ def cursor_values(cursor: str | None, *types: type) -> tuple[Any, ...] | None:
 
 def json_response(data: Any, status: int = 200) -> web.Response:
     return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
+
+
+def next_cursor(rows: list[Any], limit: int) -> str | None:
+    """The cursor after a full page keyed by (created_at, id); None after a short one."""
+    if len(rows) < limit:
+        return None
+    return encode_cursor(rows[-1]["created_at"], rows[-1]["id"])

@@ -12,12 +12,12 @@ from pydantic import BaseModel
 
 from db import follows as db_follows
 from db import users as db_users
-from db.common import encode_cursor, iso
+from db.common import iso
 from server.auth import user_id
 from server.context import EMITTER, POOL
 from server.errors import forbidden, invalid, not_found
 from server.openapi import endpoint
-from server.params import cursor_values, json_response, path_username, path_uuid
+from server.params import cursor_values, json_response, next_cursor, path_username, path_uuid
 from server.routes.posts import PageQuery, _me
 
 
@@ -104,10 +104,9 @@ async def _people(request: web.Request, query: PageQuery, which: str) -> web.Res
     before = cursor_values(query.cursor, datetime, uuid.UUID)
     fetch = db_follows.followers if which == "followers" else db_follows.following
     rows = await fetch(pool, target["id"], before, query.limit)
-    nxt = (
-        encode_cursor(rows[-1]["created_at"], rows[-1]["id"]) if len(rows) == query.limit else None
+    return json_response(
+        {"items": [_summary(r) for r in rows], "next_cursor": next_cursor(rows, query.limit)}
     )
-    return json_response({"items": [_summary(r) for r in rows], "next_cursor": nxt})
 
 
 @endpoint(
@@ -149,10 +148,7 @@ async def list_requests(request: web.Request, query: PageQuery) -> web.Response:
         }
         for r in rows
     ]
-    nxt = (
-        encode_cursor(rows[-1]["created_at"], rows[-1]["id"]) if len(rows) == query.limit else None
-    )
-    return json_response({"items": items, "next_cursor": nxt})
+    return json_response({"items": items, "next_cursor": next_cursor(rows, query.limit)})
 
 
 @endpoint("Accept a follow request", tags=["social"], status=204, errors=(404,))

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from db import follows as db_follows
 from db import posts as db_posts
 from db import users as db_users
-from db.common import encode_cursor, iso
+from db.common import iso
 from drape.images import DISPLAY_SIDE
 from drape.storage import ObjectStore
 from server import images
@@ -21,7 +21,7 @@ from server.auth import user_id
 from server.context import EMITTER, POOL, STORE
 from server.errors import Problem, forbidden, invalid, not_found
 from server.openapi import endpoint
-from server.params import cursor_values, json_response, path_uuid
+from server.params import cursor_values, json_response, next_cursor, path_uuid
 from server.routes.users import Input
 
 
@@ -136,15 +136,9 @@ def comment_json(r: asyncpg.Record | dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _next_cursor(rows: list[asyncpg.Record], limit: int) -> str | None:
-    if len(rows) < limit:
-        return None
-    return encode_cursor(rows[-1]["created_at"], rows[-1]["id"])
-
-
 async def _page(request: web.Request, rows: list[asyncpg.Record], limit: int) -> web.Response:
     items = await posts_json(request.app[POOL], request.app[STORE], rows)
-    return json_response({"items": items, "next_cursor": _next_cursor(rows, limit)})
+    return json_response({"items": items, "next_cursor": next_cursor(rows, limit)})
 
 
 async def _me(request: web.Request) -> asyncpg.Record:
@@ -281,7 +275,7 @@ async def list_comments(request: web.Request, query: PageQuery) -> web.Response:
     after = cursor_values(query.cursor, datetime, uuid.UUID)
     rows = await db_posts.comments(pool, post_id, after, query.limit)
     return json_response(
-        {"items": [comment_json(r) for r in rows], "next_cursor": _next_cursor(rows, query.limit)}
+        {"items": [comment_json(r) for r in rows], "next_cursor": next_cursor(rows, query.limit)}
     )
 
 

@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import json
 import subprocess
-import sys
 import time
 import uuid
 
@@ -26,7 +25,6 @@ import asyncpg
 import socketio
 
 from bench.common import (
-    ROOT,
     bench_database,
     bench_folder,
     bench_redis,
@@ -36,9 +34,10 @@ from bench.common import (
     print_table,
     run,
     server_env,
-    start_process,
     start_report,
+    start_server,
 )
+from tests.harness import start_python
 from workers.avatar import live_state
 
 BODY = {"height": 170, "bust": 92, "waist": 74, "hips": 100}
@@ -48,27 +47,18 @@ async def bench(seconds: float, rate: float) -> None:
     secret = "bench-" + uuid.uuid4().hex
     async with bench_database() as db_url, bench_redis(11) as redis_url:
         with bench_folder() as folder:
-            port = free_port()
             env = server_env(
-                port=port,
+                port=free_port(),
                 database_url=db_url,
                 redis_url=redis_url,
                 channel=f"bench-{uuid.uuid4().hex[:8]}",
                 jwt_secret=secret,
                 folder=folder,
             )
-            web = await start_process(
-                ["-m", "server"], env=env, port=port, log=folder / "web.log", cpus={0}
-            )
+            web = await start_server(env, log=folder / "web.log", cpus={0})
             with (folder / "worker.log").open("wb") as log:
-                worker = await asyncio.create_subprocess_exec(
-                    sys.executable,
-                    "-m",
-                    "workers",
-                    cwd=ROOT,
-                    env=env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
+                worker = await start_python(
+                    "-m", "workers", env=env, stdout=log, stderr=subprocess.STDOUT
                 )
             try:
                 await measure(web.base, db_url, seconds, rate)

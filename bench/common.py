@@ -15,7 +15,6 @@ import os
 import resource
 import shlex
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,8 +36,9 @@ from redis.asyncio import Redis
 from db.migrate import migrate
 from drape.settings import Settings
 from drape.tokens import issue_access_token
+from tests.harness import ROOT, ProcessExited, process_env, start_python, wait_ready
+from tests.harness import free_port as free_port  # the bench scripts import it from here
 
-ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_BASE = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -62,12 +62,6 @@ def raise_fd_limit() -> int:
     if soft < target:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
     return target
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _load() -> str:
@@ -212,22 +206,22 @@ def server_env(
     folder: Path,
     pool_max: int = 10,
 ) -> dict[str, str]:
-    return {
-        **os.environ,
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "OBJECT_STORE_URL": f"file://{folder / 'objects'}",
-        "JWT_SECRET": jwt_secret,
-        "SOCKETIO_CHANNEL": channel,
-        "ACCESS_TOKEN_TTL": "3600",
-        "LOG_LEVEL": "WARNING",
-        "DB_POOL_MIN": "1",
-        "DB_POOL_MAX": str(pool_max),
-        "PYTHONPATH": str(ROOT),
-    }
+    """The environment of the server (and workers) under test, listening on `port`."""
+    settings = Settings(
+        database_url=database_url,
+        redis_url=redis_url,
+        object_store_url=f"file://{folder / 'objects'}",
+        jwt_secret=jwt_secret,
+        socketio_channel=channel,
+    )
+    return process_env(
+        settings,
+        HOST="127.0.0.1",
+        PORT=str(port),
+        PUBLIC_URL=f"http://127.0.0.1:{port}",
+        ACCESS_TOKEN_TTL="3600",
+        DB_POOL_MAX=str(pool_max),
+    )
 
 
 @dataclass
@@ -288,28 +282,22 @@ async def start_process(
 ) -> Process:
     """Start `python <args>` from the repository root and wait until ready_path answers 200."""
     with log.open("wb") as out:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, *args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
+        proc = await start_python(*args, env=env, stdout=out, stderr=subprocess.STDOUT)
     p = Process(proc=proc, port=port, log=log)
     if cpus is not None:
         p.pin(cpus)
-    deadline = time.monotonic() + timeout
-    async with aiohttp.ClientSession() as http:
-        while time.monotonic() < deadline:
-            if proc.returncode is not None:
-                raise RuntimeError(f"{' '.join(args)} exited:\n{p.log_tail()}")
-            try:
-                async with http.get(p.base + ready_path) as r:
-                    if r.status == 200:
-                        if cpus is not None:
-                            p.pin(cpus)
-                        return p
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    await p.stop()
-    raise RuntimeError(f"{' '.join(args)} was not ready in {timeout:.0f} s:\n{p.log_tail()}")
+    try:
+        await wait_ready(p.base, timeout, path=ready_path, process=proc)
+    except ProcessExited:
+        raise RuntimeError(f"{' '.join(args)} exited:\n{p.log_tail()}") from None
+    except TimeoutError:
+        await p.stop()
+        raise RuntimeError(
+            f"{' '.join(args)} was not ready in {timeout:.0f} s:\n{p.log_tail()}"
+        ) from None
+    if cpus is not None:
+        p.pin(cpus)  # again: threads started since
+    return p
 
 
 async def start_server(

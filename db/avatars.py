@@ -8,6 +8,9 @@ from typing import Any
 
 import asyncpg
 
+from db.common import iso
+from drape.storage import ObjectStore
+
 AVATAR_COLUMNS = """
 id, user_id, name, status, measurements, measured, landmarks, customization, morph_targets,
 mesh_key, preview_key, vertex_count, mesh_bytes, revision, is_primary, error, created_at,
@@ -170,3 +173,29 @@ SELECT_LIVE_BASE = "SELECT user_id, params FROM avatars WHERE id = $1 AND status
 
 async def live_base(pool: asyncpg.Pool, avatar_id: uuid.UUID) -> asyncpg.Record | None:
     return await pool.fetchrow(SELECT_LIVE_BASE, avatar_id)
+
+
+async def avatar_json(row: asyncpg.Record, store: ObjectStore) -> dict[str, Any]:
+    """An avatar row as the API shows it, with signed links to its mesh and preview."""
+    out = {
+        k: row[k]
+        for k in (
+            "name",
+            "status",
+            "revision",
+            "is_primary",
+            "measurements",
+            "measured",
+            "landmarks",
+            "customization",
+            "morph_targets",
+            "vertex_count",
+            "mesh_bytes",
+            "error",
+        )
+    }
+    out["id"] = str(row["id"])
+    out["mesh_url"] = await store.url(row["mesh_key"]) if row["mesh_key"] else None
+    out["preview_url"] = await store.url(row["preview_key"]) if row["preview_key"] else None
+    out["created_at"], out["updated_at"] = iso(row["created_at"]), iso(row["updated_at"])
+    return out

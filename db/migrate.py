@@ -113,6 +113,7 @@ async def ensure_database(dsn: str) -> bool:
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     settings = Settings.from_env()
+    asyncio.run(ensure_database(settings.database_url))
     applied = asyncio.run(migrate(settings.database_url))
     print(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none'}", file=sys.stderr)
 

@@ -1,7 +1,9 @@
-"""Naming a '#rrggbb' colour's family in plain Python, for processes that do not load numpy.
+"""The one colour-family namer, in plain Python so the web process names colours without numpy.
 
-The same rule as the recommender's colour maths: sRGB (D65) to CIELAB, then the nearest family
-anchor by CIEDE2000 (Sharma, Wu & Dalal 2005). A test keeps the two in agreement.
+A colour's family is the family of its nearest anchor (drape/taxonomy.py FAMILY_ANCHORS) by
+CIEDE2000 (Sharma, Wu & Dalal 2005) in CIELAB under D65. The recommender names the centres of its
+palettes with `family_of_lab`; its vectorised conversions (drape/colorspace.py) are checked
+against these in tests/recommend/test_color.py.
 """
 
 from __future__ import annotations
@@ -85,8 +87,12 @@ def _anchors() -> tuple[tuple[str, Lab], ...]:
     return tuple((fam, hex_to_lab(h)) for fam, hexes in FAMILY_ANCHORS.items() for h in hexes)
 
 
+def family_of_lab(lab: Lab) -> str:
+    """The family of a CIELAB colour: the family of its nearest anchor."""
+    return min(_anchors(), key=lambda anchor: ciede2000(lab, anchor[1]))[0]
+
+
 @functools.lru_cache(maxsize=4096)
 def color_family(hex_color: str) -> str:
-    """The family of a '#rrggbb' colour: the family of its nearest anchor."""
-    lab = hex_to_lab(hex_color.lower())
-    return min(_anchors(), key=lambda anchor: ciede2000(lab, anchor[1]))[0]
+    """The family of a '#rrggbb' colour."""
+    return family_of_lab(hex_to_lab(hex_color.lower()))

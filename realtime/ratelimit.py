@@ -1,4 +1,4 @@
-"""Per-socket limits on client -> server events, and the guard every event handler runs behind.
+"""Per-socket limits on client -> server events, and `guarded`, which every event handler runs in.
 
 Each socket has a token bucket: `rate` events a second on average, bursts of up to `burst`. An
 event over the limit is answered with an error ack `{ok: false, error: {code: "rate_limited"}}`
@@ -6,7 +6,7 @@ and not handled. Refusals are counted too, leaking at the same rate; a socket th
 sending at several times the limit (`disconnect_after` refusals not yet leaked away, i.e. about
 a second at 6x the rate) is disconnected.
 
-The guard also gives every handler the same contract for hostile payloads: any number of
+`guarded` also gives every handler the same contract for hostile payloads: any number of
 arguments is accepted (the handler sees one `data` value), and an exception inside a handler
 becomes an error ack instead of a silent, never-acknowledged event.
 """
@@ -14,7 +14,6 @@ becomes an error ack instead of a silent, never-acknowledged event.
 from __future__ import annotations
 
 import enum
-import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -24,7 +23,7 @@ from typing import Any
 import asyncpg
 import socketio
 
-from server.metrics import SOCKET_EVENTS
+from realtime.metrics import SOCKET_EVENTS
 
 log = logging.getLogger(__name__)
 
@@ -102,35 +101,32 @@ def error(code: str, message: str) -> dict[str, Any]:
     return {"ok": False, "error": {"code": code, "message": message}}
 
 
-def guard(
-    sio: socketio.AsyncServer, limiter: EventLimiter, label: str
-) -> Callable[[EventHandler], Callable[..., Awaitable[Any]]]:
-    """Wrap `handler(sid, data)` for `sio.on`: limit, normalize arguments, contain failures.
+async def guarded(
+    sio: socketio.AsyncServer,
+    limiter: EventLimiter,
+    label: str,
+    handler: EventHandler,
+    sid: str,
+    args: tuple[Any, ...],
+) -> Any:
+    """Run `handler(sid, data)` for a client event: limit, normalize arguments, contain failures.
     `label` names the event in metrics (never a client-chosen name: that would be unbounded)."""
-
-    def wrap(handler: EventHandler) -> Callable[..., Awaitable[Any]]:
-        @functools.wraps(handler)
-        async def run(sid: str, *args: Any) -> Any:
-            verdict = limiter.check(sid)
-            if verdict is not Verdict.ALLOW:
-                SOCKET_EVENTS.labels(label, "rate_limited").inc()
-                if verdict is Verdict.DISCONNECT:
-                    SOCKET_EVENTS.labels(label, "disconnected").inc()
-                    log.warning("socket flooding; disconnected", extra={"sid": sid})
-                    await sio.disconnect(sid)
-                return error("rate_limited", f"at most {limiter.rate:g} events a second")
-            # One payload is the contract; none or several is a shape the handler refuses.
-            data = args[0] if len(args) == 1 else list(args) if args else None
-            try:
-                return await handler(sid, data)
-            except asyncpg.DataError:
-                SOCKET_EVENTS.labels(label, "invalid").inc()
-                return error("invalid", "a value in the payload was refused")
-            except Exception:
-                SOCKET_EVENTS.labels(label, "error").inc()
-                log.exception("socket event failed", extra={"event": label})
-                return error("internal", "something went wrong on our side")
-
-        return run
-
-    return wrap
+    verdict = limiter.check(sid)
+    if verdict is not Verdict.ALLOW:
+        SOCKET_EVENTS.labels(label, "rate_limited").inc()
+        if verdict is Verdict.DISCONNECT:
+            SOCKET_EVENTS.labels(label, "disconnected").inc()
+            log.warning("socket flooding; disconnected", extra={"sid": sid})
+            await sio.disconnect(sid)
+        return error("rate_limited", f"at most {limiter.rate:g} events a second")
+    # One payload is the contract; none or several is a shape the handler refuses.
+    data = args[0] if len(args) == 1 else list(args) if args else None
+    try:
+        return await handler(sid, data)
+    except asyncpg.DataError:
+        SOCKET_EVENTS.labels(label, "invalid").inc()
+        return error("invalid", "a value in the payload was refused")
+    except Exception:
+        SOCKET_EVENTS.labels(label, "error").inc()
+        log.exception("socket event failed", extra={"event": label})
+        return error("internal", "something went wrong on our side")

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import socketio
 from aiohttp import web
 
 from drape.settings import Settings
-from drape.tokens import InvalidToken, verify_access_token
+from realtime.context import EMITTER, SIO, Backends
 from realtime.emit import Emitter
+from realtime.events import Events
 from realtime.fanout import FanoutRedisManager, install
-from realtime.handlers import register_handlers
-from realtime.ratelimit import EventLimiter
-from realtime.rooms import user_room
-from server.context import EMITTER, POOL, SIO
-from server.metrics import SOCKET_EVENTS, SOCKETS_CONNECTED
+from realtime.metrics import SOCKET_EVENTS
 
 log = logging.getLogger(__name__)
 
@@ -64,38 +62,20 @@ def create_sio(settings: Settings) -> socketio.AsyncServer:
     return sio
 
 
-def setup_realtime(app: web.Application, settings: Settings) -> socketio.AsyncServer:
+def setup_realtime(
+    app: web.Application, settings: Settings, backends: Callable[[web.Application], Backends]
+) -> socketio.AsyncServer:
+    """Attach Socket.IO to `app`; its handlers get `backends(app)` once the app has started."""
     sio = create_sio(settings)
     app[SIO] = sio
     app[EMITTER] = Emitter(sio)
-    limiter = EventLimiter()
+    events = Events(settings)
+    sio.register_namespace(events)
 
-    @sio.event
-    async def connect(sid: str, environ: dict[str, Any], auth: Any) -> None:
-        token = auth.get("token") if isinstance(auth, dict) else None
-        if not isinstance(token, str):
-            raise socketio.exceptions.ConnectionRefusedError("unauthorized: no token")
-        try:
-            claims = verify_access_token(settings, token)
-        except InvalidToken:
-            raise socketio.exceptions.ConnectionRefusedError(
-                "unauthorized: invalid token"
-            ) from None
-        active = await app[POOL].fetchval(
-            "SELECT is_active FROM users WHERE id = $1", claims.user_id
-        )
-        if not active:
-            raise socketio.exceptions.ConnectionRefusedError("unauthorized: no such account")
-        await sio.save_session(sid, {"user_id": str(claims.user_id)})
-        await sio.enter_room(sid, user_room(claims.user_id))
-        SOCKETS_CONNECTED.inc()
+    async def bind(app: web.Application) -> None:
+        events.bind(backends(app))
 
-    @sio.event
-    async def disconnect(sid: str, reason: Any = None) -> None:
-        limiter.forget(sid)
-        SOCKETS_CONNECTED.dec()
-
-    register_handlers(sio, app, limiter)
+    app.on_startup.append(bind)
     sio.attach(app)
 
     async def stop(app: web.Application) -> None:

@@ -14,6 +14,7 @@ from db.pool import create_pool
 from drape.queue import create_queue
 from drape.settings import Settings
 from drape.storage import open_store
+from realtime.context import Backends
 from realtime.server import setup_realtime
 from server.auth import ACTIVE_CACHE
 from server.context import ARQ, FIREBASE, HTTP, POOL, REDIS, SETTINGS, STORE
@@ -33,10 +34,14 @@ def create_app(settings: Settings) -> web.Application:
     app[ACTIVE_CACHE] = {}
     app.cleanup_ctx.extend([_postgres, _redis, _object_store, _http_client])
     setup_routes(app)
-    setup_realtime(app, settings)
+    setup_realtime(app, settings, _backends)
     if settings.gc_freeze:
         app.on_startup.append(_freeze_heap)
     return app
+
+
+def _backends(app: web.Application) -> Backends:
+    return Backends(pool=app[POOL], redis=app[REDIS], queue=app[ARQ], store=app[STORE])
 
 
 async def _freeze_heap(app: web.Application) -> None:

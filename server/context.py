@@ -1,17 +1,16 @@
-"""Typed keys for what the application holds while it runs."""
+"""Typed keys for what the web application holds while it runs. The Socket.IO side's own keys
+(SIO, EMITTER) are realtime/context.py's."""
 
 from __future__ import annotations
 
 import aiohttp
 import asyncpg
-import socketio
 from aiohttp import web
 from arq.connections import ArqRedis
 from redis.asyncio import Redis
 
 from drape.settings import Settings
 from drape.storage import ObjectStore
-from realtime.emit import Emitter
 from server.firebase import FirebaseVerifier
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -19,7 +18,5 @@ POOL = web.AppKey("pool", asyncpg.Pool)
 REDIS = web.AppKey("redis", Redis)
 ARQ = web.AppKey("arq", ArqRedis)
 STORE = web.AppKey("store", ObjectStore)  # type: ignore[type-abstract]
-SIO = web.AppKey("sio", socketio.AsyncServer)
 HTTP = web.AppKey("http", aiohttp.ClientSession)
 FIREBASE = web.AppKey("firebase", FirebaseVerifier)
-EMITTER = web.AppKey("emitter", Emitter)

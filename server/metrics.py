@@ -1,4 +1,5 @@
-"""Prometheus metrics of the web process (one registry per process)."""
+"""Prometheus metrics of the HTTP side (one registry per process; the Socket.IO side's are in
+realtime/metrics.py)."""
 
 from __future__ import annotations
 
@@ -14,13 +15,4 @@ HTTP_LATENCY = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 HTTP_IN_FLIGHT = Gauge("drape_http_requests_in_flight", "HTTP requests being served")
-SOCKETS_CONNECTED = Gauge("drape_sockets_connected", "Socket.IO clients connected")
-SOCKET_EVENTS = Counter(
-    "drape_socket_events_total", "Socket.IO events received", ["event", "outcome"]
-)
 JOBS_ENQUEUED = Counter("drape_jobs_enqueued_total", "Background jobs enqueued", ["kind"])
-SOCKET_DELIVERIES = Counter(
-    "drape_socket_deliveries_total",
-    "Socket.IO broadcast deliveries, written directly or through the socket's queue",
-    ["path"],
-)

@@ -11,6 +11,7 @@ import uuid
 import asyncpg
 import redis.exceptions
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from pydantic import ValidationError
 
 from drape.logs import request_id
@@ -49,7 +50,7 @@ def _route_name(request: web.Request) -> str:
 
 
 @web.middleware
-async def request_context(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+async def request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
     incoming = request.headers.get("X-Request-ID", "")
     rid = incoming if REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
     token = request_id.set(rid)
@@ -79,7 +80,7 @@ async def request_context(request: web.Request, handler: web.Handler) -> web.Str
 
 
 @web.middleware
-async def problems(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+async def problems(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except Problem as p:

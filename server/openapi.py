@@ -269,7 +269,7 @@ def build_openapi(app: web.Application, *, title: str, version: str) -> dict[str
         ]
         if spec.query is not None:
             for name, f in spec.query.model_fields.items():
-                schema = TypeAdapter(f.annotation).json_schema(
+                schema = TypeAdapter(f.annotation or str).json_schema(
                     ref_template="#/components/schemas/{model}"
                 )
                 params.append(

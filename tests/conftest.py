@@ -7,8 +7,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import socket
-import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack
@@ -28,9 +28,10 @@ from db.pool import create_pool
 from drape.settings import Settings
 from drape.tokens import issue_access_token
 from server.app import create_app
+from tests.harness import ROOT as ROOT  # test modules import it from here
+from tests.harness import Stack, free_port
 from workers.main import worker_settings
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LOCAL_PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 LOCAL_REDIS = "redis://127.0.0.1:6379"
 REDIS_DB = int(os.environ.get("TEST_REDIS_DB", "13"))
@@ -82,12 +83,6 @@ def redis_base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         )
         yield f"redis://127.0.0.1:{port}"
         server.shutdown()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -314,52 +309,15 @@ async def server(settings: Settings) -> AsyncIterator[RunningApp]:
 async def spawn_web(settings: Settings) -> AsyncIterator[Callable[[], Awaitable[str]]]:
     """Start more web processes (`python -m server`) sharing this test's Postgres and Redis;
     returns each one's base URL once it is ready."""
-    procs: list[asyncio.subprocess.Process] = []
+    stack = Stack(settings)
 
     async def spawn() -> str:
-        port = free_port()
-        env = {
-            **os.environ,
-            "PORT": str(port),
-            "PUBLIC_URL": f"http://127.0.0.1:{port}",
-            "DATABASE_URL": settings.database_url,
-            "REDIS_URL": settings.redis_url,
-            "OBJECT_STORE_URL": settings.object_store_url,
-            "JWT_SECRET": settings.jwt_secret,
-            "SOCKETIO_CHANNEL": settings.socketio_channel,
-            "LOG_LEVEL": "WARNING",
-            "DB_POOL_MIN": "1",
-            "DB_POOL_MAX": "4",
-            "PYTHONPATH": str(ROOT),
-        }
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "server",
-            env=env,
-            cwd=ROOT,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
-        procs.append(proc)
-        base = f"http://127.0.0.1:{port}"
-        async with aiohttp.ClientSession() as http:
-            for _ in range(200):
-                try:
-                    async with http.get(base + "/readyz") as r:
-                        if r.status == 200:
-                            return base
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.05)
-        raise RuntimeError("web process did not become ready")
+        web = await stack.web()
+        assert web.base is not None
+        return web.base
 
     yield spawn
-    for p in procs:
-        if p.returncode is None:
-            p.terminate()
-    for p in procs:
-        await p.wait()
+    await stack.aclose(signal.SIGTERM)
 
 
 @pytest.fixture

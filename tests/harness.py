@@ -4,12 +4,16 @@ when a test must stop them, a Redis and a Postgres of its own."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
+import socket
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import aiohttp
 import asyncpg
@@ -20,15 +24,19 @@ from drape.settings import Settings
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def free_port() -> int:
-    import socket
+class ProcessExited(RuntimeError):
+    """The process that wait_ready was waiting for exited before it was ready."""
 
+
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
 def process_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment of a `python -m server` or `python -m workers` child on `settings`'
+    Postgres, Redis, object store, secret and channel; `extra` variables are added last."""
     env = {
         **os.environ,
         "DATABASE_URL": settings.database_url,
@@ -44,6 +52,43 @@ def process_env(settings: Settings, **extra: str) -> dict[str, str]:
     }
     env.update(extra)
     return env
+
+
+async def start_python(
+    *args: str,
+    env: Mapping[str, str],
+    stdout: int | IO[bytes] = asyncio.subprocess.DEVNULL,
+    stderr: int | IO[bytes] = asyncio.subprocess.DEVNULL,
+) -> asyncio.subprocess.Process:
+    """`python <args>` (this interpreter) from the repository root."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable, *args, cwd=ROOT, env=env, stdout=stdout, stderr=stderr
+    )
+
+
+async def wait_ready(
+    base: str,
+    timeout: float = 20,
+    *,
+    path: str = "/readyz",
+    process: asyncio.subprocess.Process | None = None,
+) -> None:
+    """Poll `base + path` until it answers 200: TimeoutError after `timeout` seconds,
+    ProcessExited as soon as `process` (the one serving `base`) has exited."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    async with aiohttp.ClientSession() as http:
+        while loop.time() < deadline:
+            if process is not None and process.returncode is not None:
+                raise ProcessExited(f"{base}: exited with code {process.returncode}")
+            try:
+                async with http.get(base + path) as r:
+                    if r.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.05)
+    raise TimeoutError(f"{base} did not become ready")
 
 
 @dataclass
@@ -69,54 +114,37 @@ class Stack:
     procs: list[Proc] = field(default_factory=list)
 
     async def _spawn(self, name: str, module: str, **env: str) -> Proc:
-        log = asyncio.subprocess.DEVNULL
-        if self.logdir is not None:
-            log = (self.logdir / f"{name}-{len(self.procs)}.log").open("ab")
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            module,
-            cwd=ROOT,
-            env=process_env(self.settings, **env),
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=log,
-        )
+        with contextlib.ExitStack() as files:
+            log: int | IO[bytes] = asyncio.subprocess.DEVNULL
+            if self.logdir is not None:
+                log = files.enter_context(
+                    (self.logdir / f"{name}-{len(self.procs)}.log").open("ab")
+                )
+            process = await start_python(
+                "-m", module, env=process_env(self.settings, **env), stderr=log
+            )
         proc = Proc(name=name, process=process)
         self.procs.append(proc)
         return proc
 
     async def web(self, timeout: float = 20) -> Proc:
         port = free_port()
-        proc = await self._spawn(
-            "web", "server", PORT=str(port), PUBLIC_URL=f"http://127.0.0.1:{port}"
-        )
-        proc.base = f"http://127.0.0.1:{port}"
-        await wait_ready(proc.base, timeout)
+        base = f"http://127.0.0.1:{port}"
+        proc = await self._spawn("web", "server", PORT=str(port), PUBLIC_URL=base)
+        proc.base = base
+        await wait_ready(base, timeout, process=proc.process)
         return proc
 
     async def worker(self, **env: str) -> Proc:
         return await self._spawn("worker", "workers", **env)
 
-    async def aclose(self) -> None:
+    async def aclose(self, sig: int = signal.SIGKILL) -> None:
+        """Send `sig` to every process still running, then wait for all of them to exit."""
         for proc in self.procs:
             if proc.running:
-                proc.process.kill()
+                proc.process.send_signal(sig)
         for proc in self.procs:
             await proc.process.wait()
-
-
-async def wait_ready(base: str, timeout: float = 20) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    async with aiohttp.ClientSession() as http:
-        while asyncio.get_running_loop().time() < deadline:
-            try:
-                async with http.get(base + "/readyz") as r:
-                    if r.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.05)
-    raise TimeoutError(f"{base} did not become ready")
 
 
 class OwnRedis:

@@ -10,6 +10,7 @@ import asyncpg
 import pytest
 
 from db import jobs as db_jobs
+from drape import vocab
 from tests.conftest import Api, User
 from workers import ai
 from workers.recommend.taxonomy import CATEGORIES
@@ -336,3 +337,27 @@ class TestStyleRefreshAfterWardrobeChanges:
         await run_jobs()
         r = await api.get("/v1/style-analysis/latest", token=user.token)
         assert r.status == 200 and (await r.json())["garment_count"] == 2
+
+
+async def test_every_occasion_an_outfit_can_carry_gets_recommendations(
+    api: Api, pool: asyncpg.Pool, run_jobs: Callable[[], Awaitable[int]]
+) -> None:
+    """The API, the schema and the recommender share one occasion list: tag an outfit with each
+    occasion, then ask for recommendations for it."""
+    user = await api.register("occasional")
+    mine = await _stock(pool, user)
+    tee = next(g for g, v in mine.items() if v["name"] == "white tee")
+    for occasion in vocab.OCCASIONS:
+        outfit = {
+            "name": occasion,
+            "occasion": occasion,
+            "items": [{"garment_id": tee, "slot": "top"}],
+        }
+        r = await api.post("/v1/outfits", token=user.token, json=outfit)
+        assert r.status == 201, (occasion, await r.text())
+        body = {"occasion": occasion, "weather": {"temperature_c": 24}, "count": 3}
+        state = await _run_recommend(api, user, run_jobs, body)
+        recs = await (await api.get("/v1/recommendations", token=user.token)).json()
+        assert recs["batch_id"] == state["result"]["batch_id"], occasion
+        assert recs["items"], occasion
+        assert all(rec["occasion"] == occasion for rec in recs["items"])

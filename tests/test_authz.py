@@ -15,7 +15,7 @@ import jwt
 import pytest
 from aiohttp import web
 
-from server.context import SIO
+from realtime.context import SIO
 from server.openapi import OP_ATTR, PATH_PARAM
 from tests.conftest import Api, RunningApp
 from tests.test_hostile import RawSocket
@@ -136,7 +136,7 @@ async def test_sign_in_routes_answer_without_a_token(server: RunningApp, api: Ap
 
 
 def _events(server: RunningApp) -> list[str]:
-    handlers = server.app[SIO].handlers["/"]
+    handlers = server.app[SIO].namespace_handlers["/"].handled()
     assert {"connect", "disconnect", "subscribe", "sync"} <= set(handlers)
     return sorted(set(handlers) - {"connect", "disconnect"})
 
@@ -154,7 +154,7 @@ async def test_no_event_handler_runs_for_a_socket_that_is_not_signed_in(
 ) -> None:
     """Every registered handler ("*" included), reached the way a hostile client would: events
     sent before, or after a refused, namespace connect get no answer and change nothing."""
-    from server.metrics import SOCKET_EVENTS
+    from realtime.metrics import SOCKET_EVENTS
 
     before = {e: SOCKET_EVENTS.labels(e, "ok")._value.get() for e in _events(server)}
     raw = await RawSocket.open(api.session, server.base)

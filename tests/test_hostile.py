@@ -548,9 +548,9 @@ JUNK_PAYLOADS: list[Any] = [
 
 def user_events(server: RunningApp) -> list[str]:
     """Client -> server events the app registered (connect/disconnect are not events)."""
-    from server.context import SIO
+    from realtime.context import SIO
 
-    names = set(server.app[SIO].handlers["/"]) - {"connect", "disconnect", "*"}
+    names = set(server.app[SIO].namespace_handlers["/"].handled()) - {"connect", "disconnect", "*"}
     assert {"subscribe", "unsubscribe", "sync", "avatar:session", "avatar:set"} <= names
     return sorted(names)
 
@@ -646,7 +646,7 @@ async def test_reserved_event_names_from_clients_are_not_dispatched(
 ) -> None:
     """A client sending an event named "connect" or "disconnect" must not run those handlers
     (which would count a phantom disconnect or sign the socket in as someone else)."""
-    from server.metrics import SOCKETS_CONNECTED
+    from realtime.metrics import SOCKETS_CONNECTED
 
     alice, bob = await api.register("alice"), await api.register("bob")
     r = await api.put("/v1/users/alice/follow", token=bob.token)  # alice: one notification
@@ -706,7 +706,7 @@ async def test_undecodable_packets_drop_only_that_socket(
 async def test_flood_is_rate_limited_then_disconnected(
     server: RunningApp, api: Api, sio_connect: Connect
 ) -> None:
-    from server.metrics import SOCKET_EVENTS
+    from realtime.metrics import SOCKET_EVENTS
 
     flooder, bystander = await api.register("flooder"), await api.register("bystander")
     noisy, calm = await sio_connect(flooder.token), await sio_connect(bystander.token)
@@ -801,8 +801,8 @@ async def test_shutdown_is_bounded_when_sockets_do_not_finish_closing(
     """Closing every socket waits for its send queue; a socket whose client vanished at that
     moment never drains (seen with clients that drop mid-handshake). Shutdown goes on anyway."""
     import realtime.server
+    from realtime.context import SIO
     from server.app import create_app
-    from server.context import SIO
 
     monkeypatch.setattr(realtime.server, "DISCONNECT_ALL_TIMEOUT", 0.2)
     app = create_app(settings)

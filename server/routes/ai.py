@@ -14,6 +14,7 @@ from db import jobs as db_jobs
 from db import posts as db_posts
 from db import users as db_users
 from db.common import iso
+from drape.vocab import OCCASIONS
 from server.auth import user_id
 from server.context import ARQ, POOL, SETTINGS, STORE
 from server.errors import not_found
@@ -23,11 +24,10 @@ from server.params import json_response, path_uuid
 from server.routes.jobs import Job
 from server.routes.posts import posts_json
 from server.routes.users import Input, public_user
-from workers.recommend.taxonomy import OCCASIONS
 
 log = logging.getLogger(__name__)
 
-Occasion = Literal[tuple(OCCASIONS)]  # type: ignore[valid-type]
+Occasion = Literal[OCCASIONS]  # type: ignore[valid-type]
 
 
 class Weather(Input):

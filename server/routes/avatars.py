@@ -10,8 +10,7 @@ from pydantic import BaseModel, Field
 
 from db import avatars as db_avatars
 from db import jobs as db_jobs
-from db.common import iso
-from drape.storage import ObjectStore
+from drape.avatar_inputs import AvatarInputError, normalize_customization, validate_measurements
 from server.auth import user_id
 from server.context import ARQ, POOL, STORE
 from server.errors import Problem, not_found
@@ -19,7 +18,6 @@ from server.openapi import endpoint
 from server.params import json_response, path_uuid
 from server.routes.jobs import Job
 from server.routes.users import Input
-from workers.avatar import AvatarInputError, normalize_customization, validate_measurements
 
 Measurements = Annotated[dict[str, float], Field(max_length=20)]
 Customization = Annotated[dict[str, str], Field(max_length=10)]
@@ -73,31 +71,6 @@ def checked(measurements: dict[str, float], customization: dict[str, str]) -> tu
         ) from None
 
 
-async def avatar_json(row: asyncpg.Record, store: ObjectStore) -> dict[str, Any]:
-    out = {
-        k: row[k]
-        for k in (
-            "name",
-            "status",
-            "revision",
-            "is_primary",
-            "measurements",
-            "measured",
-            "landmarks",
-            "customization",
-            "morph_targets",
-            "vertex_count",
-            "mesh_bytes",
-            "error",
-        )
-    }
-    out["id"] = str(row["id"])
-    out["mesh_url"] = await store.url(row["mesh_key"]) if row["mesh_key"] else None
-    out["preview_url"] = await store.url(row["preview_key"]) if row["preview_key"] else None
-    out["created_at"], out["updated_at"] = iso(row["created_at"]), iso(row["updated_at"])
-    return out
-
-
 async def _build(request: web.Request, row: asyncpg.Record) -> web.Response:
     job = await db_jobs.enqueue(
         request.app[POOL],
@@ -108,7 +81,8 @@ async def _build(request: web.Request, row: asyncpg.Record) -> web.Response:
         args={"avatar_id": str(row["id"]), "revision": row["revision"]},
         dedupe_key=f"avatar:{row['id']}:{row['revision']}",
     )
-    body = {"avatar": await avatar_json(row, request.app[STORE]), "job": db_jobs.job_json(job)}
+    avatar = await db_avatars.avatar_json(row, request.app[STORE])
+    body = {"avatar": avatar, "job": db_jobs.job_json(job)}
     return json_response(body, 202)
 
 
@@ -138,7 +112,7 @@ async def get_avatar(request: web.Request) -> web.Response:
     )
     if row is None:
         raise not_found("avatar")
-    return json_response(await avatar_json(row, request.app[STORE]))
+    return json_response(await db_avatars.avatar_json(row, request.app[STORE]))
 
 
 @endpoint(
@@ -158,7 +132,7 @@ async def patch_avatar(request: web.Request, body: AvatarPatch) -> web.Response:
     if body.measurements is None and body.customization is None:
         if body.name is not None:
             row = await db_avatars.rename(pool, avatar_id, uid, body.name)
-        return json_response(await avatar_json(row, request.app[STORE]))
+        return json_response(await db_avatars.avatar_json(row, request.app[STORE]))
     measurements, custom = checked(
         {**row["measurements"], **(body.measurements or {})},
         {**row["customization"], **(body.customization or {})},
@@ -190,4 +164,4 @@ async def my_avatar(request: web.Request) -> web.Response:
     row = await db_avatars.get_primary(request.app[POOL], user_id(request))
     if row is None:
         raise not_found("avatar")
-    return json_response(await avatar_json(row, request.app[STORE]))
+    return json_response(await db_avatars.avatar_json(row, request.app[STORE]))

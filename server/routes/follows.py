@@ -13,8 +13,9 @@ from pydantic import BaseModel
 from db import follows as db_follows
 from db import users as db_users
 from db.common import iso
+from realtime.context import EMITTER
 from server.auth import user_id
-from server.context import EMITTER, POOL
+from server.context import POOL
 from server.errors import forbidden, invalid, not_found
 from server.openapi import endpoint
 from server.params import cursor_values, json_response, next_cursor, path_username, path_uuid

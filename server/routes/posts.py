@@ -16,9 +16,10 @@ from db import users as db_users
 from db.common import iso
 from drape.images import DISPLAY_SIDE
 from drape.storage import ObjectStore
+from realtime.context import EMITTER
 from server import images
 from server.auth import user_id
-from server.context import EMITTER, POOL, STORE
+from server.context import POOL, STORE
 from server.errors import Problem, forbidden, invalid, not_found
 from server.openapi import endpoint
 from server.params import cursor_values, json_response, next_cursor, path_uuid

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from drape.avatar_inputs import PRESENTATIONS
 from workers.avatar import AvatarBuild
-from workers.avatar.inputs import PRESENTATIONS
 
 Validator = Callable[[list[Path]], list[dict[str, Any]]]
 

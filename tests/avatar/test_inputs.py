@@ -7,6 +7,7 @@ import math
 import pytest
 
 import workers.avatar.build as build_module
+from drape.avatar_inputs import DEFAULT_RATIOS, GIRTH_NAMES
 from workers.avatar import (
     MEASUREMENT_NAMES,
     MEASUREMENT_RANGES,
@@ -15,7 +16,6 @@ from workers.avatar import (
     build_avatar,
     validate_measurements,
 )
-from workers.avatar.inputs import DEFAULT_RATIOS, GIRTH_NAMES
 
 GOOD = {"height": 170.0, "bust": 92.0, "underbust": 79.0, "waist": 76.0, "hips": 100.0}
 

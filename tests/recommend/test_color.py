@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from workers.recommend import taxonomy
+from drape import colors
 from workers.recommend.color import (
     ciede2000,
     color_family,
@@ -125,7 +125,7 @@ def test_ciede2000_broadcasts_to_a_matrix() -> None:
 )
 def test_color_family_names(hex_color: str, family: str) -> None:
     assert color_family(hex_color) == family
-    assert taxonomy.color_family(hex_color) == family
+    assert colors.color_family(hex_color) == family
 
 
 def test_neutral_detection() -> None:

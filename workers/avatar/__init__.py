@@ -7,9 +7,7 @@ Pure numerics, no I/O. Entry points:
 - warm_up(): fill the per-process caches at worker start (~0.5 s)
 """
 
-from workers.avatar.build import SLIDERS, AvatarBuild, build_avatar, warm_up
-from workers.avatar.fit import FitError
-from workers.avatar.inputs import (
+from drape.avatar_inputs import (
     DEFAULT_CUSTOMIZATION,
     MEASUREMENT_NAMES,
     MEASUREMENT_RANGES,
@@ -19,6 +17,8 @@ from workers.avatar.inputs import (
     normalize_customization,
     validate_measurements,
 )
+from workers.avatar.build import SLIDERS, AvatarBuild, build_avatar, warm_up
+from workers.avatar.fit import FitError
 from workers.avatar.live import live_state
 
 __all__ = [

@@ -9,6 +9,13 @@ from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
+from drape.avatar_inputs import (
+    POSTURES,
+    PRESENTATIONS,
+    normalize_customization,
+    validate_measurements,
+)
+from drape.colorspace import hex_to_rgb, srgb_to_linear
 from workers.avatar.body import (
     PARAM_NAMES,
     Layout,
@@ -22,14 +29,8 @@ from workers.avatar.body import (
 )
 from workers.avatar.fit import FitError, elasticity, fit
 from workers.avatar.glb import GlbMesh, Skeleton, write_glb
-from workers.avatar.inputs import (
-    POSTURES,
-    PRESENTATIONS,
-    normalize_customization,
-    validate_measurements,
-)
 from workers.avatar.measure import MEASUREMENTS, measure, measure_fast
-from workers.avatar.preview import hex_to_rgb, render_preview, srgb_to_linear
+from workers.avatar.preview import render_preview
 from workers.avatar.skeleton import JOINT_NAMES, JOINT_PARENTS, joint_positions, skin_weights
 from workers.avatar.topology import topology
 
@@ -101,7 +102,7 @@ def build_avatar(
             positions=verts, normals=normals, faces=topo.faces,
             skeleton=Skeleton(JOINT_NAMES, JOINT_PARENTS, joint_positions(p, lay, cage)),
             joints=joints, weights=weights,
-            base_color=(*srgb_to_linear(hex_to_rgb(custom["skin_tone"])), 1.0),
+            base_color=(*srgb_to_linear(hex_to_rgb(custom["skin_tone"]) / 255.0), 1.0),
             morph_names=SLIDERS, morph_deltas=tuple(deltas), morph_min_units=2,
             extras={"targetStepsCm": SLIDER_STEP_CM},
         )  # fmt: skip

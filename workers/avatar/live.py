@@ -16,9 +16,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from drape.avatar_inputs import validate_measurements
 from workers.avatar.body import arm_frame, mesh_vertices
 from workers.avatar.build import layout_from_params
-from workers.avatar.inputs import validate_measurements
 from workers.avatar.measure import MEASUREMENTS, measure_fast
 
 TOLERANCE = 1e-3  # relative, on the slider measurements

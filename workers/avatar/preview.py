@@ -13,25 +13,12 @@ import io
 import numpy as np
 from PIL import Image
 
+from drape.colorspace import hex_to_rgb, linear_to_srgb, srgb_to_linear
 from workers.avatar.body import vertex_normals
 
 BACKGROUND = np.array([241, 242, 245], dtype=np.float64)
 SUPERSAMPLE = 2
 MARGIN = 0.04  # of the image height, above and below the body
-
-
-def hex_to_rgb(colour: str) -> np.ndarray:
-    """'#rrggbb' -> sRGB floats in [0, 1]."""
-    return np.array([int(colour[i : i + 2], 16) for i in (1, 3, 5)], dtype=np.float64) / 255.0
-
-
-def srgb_to_linear(c: np.ndarray) -> np.ndarray:
-    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
-
-
-def linear_to_srgb(c: np.ndarray) -> np.ndarray:
-    c = np.clip(c, 0.0, 1.0)
-    return np.where(c <= 0.0031308, c * 12.92, 1.055 * c ** (1 / 2.4) - 0.055)
 
 
 def _expand(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -134,7 +121,7 @@ def render_preview(
 
     light = np.array([-0.35, 0.45, 0.82])
     light /= np.linalg.norm(light)
-    base = srgb_to_linear(hex_to_rgb(skin_tone))
+    base = srgb_to_linear(hex_to_rgb(skin_tone) / 255.0)
     lut = linear_to_srgb(np.linspace(0.0, 1.0, 1024)[:, None] * base) * 255.0
     panels = []
     for (sx, depth, n_view), pw in zip(views, panel_w, strict=True):

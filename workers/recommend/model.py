@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from workers.recommend.color import color_family
+from drape.colors import color_family
 from workers.recommend.taxonomy import COLOR_FAMILIES, SEASONS, SUBCATEGORY_DEFAULTS, slot_for
 
 # A garment without colours is treated as a mid grey: a neutral, so it never blocks an outfit.

@@ -1,9 +1,9 @@
 """What the recommender knows about kinds of clothes, on top of the shared vocabulary.
 
-The categories, slots, patterns, materials and colour families are the API's (drape/taxonomy.py
-and drape/vocab.py, re-exported here). Added here as plain data: typical attributes of each
-subcategory (used to build virtual garments for wardrobe gap suggestions), how busy patterns
-read, which materials suit which weather, and occasions with their formality ranges.
+The categories, slots, patterns, materials, colour families and occasions (with their formality
+ranges) are the API's (drape/taxonomy.py and drape/vocab.py, re-exported here). Added here as
+plain data: typical attributes of each subcategory (used to build virtual garments for wardrobe
+gap suggestions), how busy patterns read and which materials suit which weather.
 """
 
 from __future__ import annotations
@@ -19,7 +19,11 @@ from drape.taxonomy import PATTERNS as PATTERNS
 from drape.taxonomy import SLOTS as SLOTS
 from drape.taxonomy import SUBCATEGORY_CATEGORY as SUBCATEGORY_CATEGORY
 from drape.vocab import COLOR_FAMILIES as COLOR_FAMILIES
+from drape.vocab import OCCASION_FORMALITY
 from drape.vocab import SEASONS as SEASONS
+
+# Occasion -> (lowest, highest) formality that reads right for it: the product's one list.
+OCCASIONS: Final = OCCASION_FORMALITY
 
 SLOT_INDEX: Final = {slot: i for i, slot in enumerate(SLOTS)}
 # Slots every outfit needs in one of its two shapes; the rest are optional layers and extras.
@@ -71,18 +75,6 @@ FORMALITY_LABELS: Final = {
     5: "formal",
 }
 
-# Occasion -> (lowest, highest) formality that reads right for it.
-OCCASIONS: Final[dict[str, tuple[int, int]]] = {
-    "casual": (1, 3),
-    "work": (3, 4),
-    "party": (2, 4),
-    "date": (2, 4),
-    "sport": (1, 2),
-    "formal": (4, 5),
-    "travel": (1, 3),
-    "outdoor": (1, 2),
-    "beach": (1, 2),
-}
 
 # Families that pair with anything. Navy and brown are dark enough to act as neutrals in dress.
 NEUTRAL_FAMILIES: Final = frozenset({"black", "white", "gray", "beige", "navy", "brown"})
@@ -179,15 +171,6 @@ def slot_for(category: str, subcategory: str | None = None) -> str:
         return CATEGORY_DEFAULT_SLOT[category]
     except KeyError:
         raise ValueError(f"unknown category {category!r}") from None
-
-
-def color_family(hex_color: str) -> str:
-    """The colour family of a '#rrggbb' hex (nearest family anchor by CIEDE2000)."""
-    # The naming needs CIELAB maths from color.py, which itself reads the anchors above; importing
-    # here at call time keeps this module pure data at import.
-    from workers.recommend.color import color_family as name
-
-    return name(hex_color)
 
 
 def _check() -> None:

@@ -123,7 +123,7 @@ async def test_failed_build_retried_leaves_no_duplicates_or_orphans(
     assert await pool.fetchval("SELECT count(*) FROM avatars") == 1
     root = Path(server.settings.object_store_url.removeprefix("file://"))
     assert _objects(root) == sorted(
-        [f"avatars/{user.id}/{avatar_id}/r1.glb", f"avatars/{user.id}/{avatar_id}/r1.png"]
+        f"avatars/{user.id}/{avatar_id}/r1.{ext}" for ext in ("glb", "plain.glb", "lod.glb", "png")
     )
 
     r = await api.patch(
@@ -131,7 +131,7 @@ async def test_failed_build_retried_leaves_no_duplicates_or_orphans(
     )
     await run_jobs()
     assert _objects(root) == sorted(
-        [f"avatars/{user.id}/{avatar_id}/r2.glb", f"avatars/{user.id}/{avatar_id}/r2.png"]
+        f"avatars/{user.id}/{avatar_id}/r2.{ext}" for ext in ("glb", "plain.glb", "lod.glb", "png")
     )
 
 

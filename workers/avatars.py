@@ -13,13 +13,21 @@ from typing import Any
 from db import avatars as db_avatars
 from db import jobs as db_jobs
 from drape import avatar_live as live
-from workers.avatar import AvatarInputError, build_avatar, live_state
+from workers.avatar import SLIDER_RANGE_CM, AvatarInputError, build_avatar, live_state
 from workers.jobs import JobRun, PermanentJobError, tracked
 
 
 def object_keys(user_id: uuid.UUID, avatar_id: uuid.UUID, revision: int) -> tuple[str, str]:
     base = f"avatars/{user_id}/{avatar_id}/r{revision}"
     return f"{base}.glb", f"{base}.png"
+
+
+def mesh_variants(mesh_key: str) -> dict[str, str]:
+    """Keys stored beside a build's GLB (meshopt-compressed): the same body uncompressed, for
+    tools without a meshopt decoder, and the light mesh. Derived from the GLB's key, so a
+    replaced or superseded build removes them with it."""
+    base = mesh_key.removesuffix(".glb")
+    return {"mesh_plain_url": f"{base}.plain.glb", "mesh_lod_url": f"{base}.lod.glb"}
 
 
 @tracked
@@ -37,7 +45,10 @@ async def avatar_build(run: JobRun) -> dict[str, Any]:
     await run.progress(0.7)
     store = run.ctx["store"]
     mesh_key, preview_key = object_keys(row["user_id"], avatar_id, revision)
+    variants = mesh_variants(mesh_key)
     await store.put(mesh_key, built.glb, "model/gltf-binary")
+    await store.put(variants["mesh_plain_url"], built.glb_plain, "model/gltf-binary")
+    await store.put(variants["mesh_lod_url"], built.glb_lod, "model/gltf-binary")
     await store.put(preview_key, built.preview_png, "image/png")
     saved, replaced = await db_avatars.mark_ready(
         run.pool,
@@ -53,11 +64,14 @@ async def avatar_build(run: JobRun) -> dict[str, Any]:
         mesh_bytes=len(built.glb),
     )
     if saved is None:  # a newer request arrived while this one was being built
-        for key in (mesh_key, preview_key):
+        for key in (mesh_key, preview_key, *variants.values()):
             await store.delete(key)
         return {"avatar_id": str(avatar_id), "revision": revision, "superseded": True}
     for key in replaced:
         await store.delete(key)
+        if key.endswith(".glb"):
+            for sibling in mesh_variants(key).values():
+                await store.delete(sibling)
     await run.emitter.to_user(
         row["user_id"],
         "avatar:mesh",
@@ -66,7 +80,9 @@ async def avatar_build(run: JobRun) -> dict[str, Any]:
             "revision": revision,
             "measured": built.measured,
             "mesh_url": await store.url(mesh_key),
+            **{name: await store.url(key) for name, key in variants.items()},
             "preview_url": await store.url(preview_key),
+            "morph_ranges_cm": SLIDER_RANGE_CM,
         },
     )
     return {
@@ -109,6 +125,7 @@ async def avatar_live(ctx: dict[str, Any], avatar_id: str, revision: int) -> str
             "revision": revision,
             "measured": measured,
             "morph_weights": weights,
+            "morph_ranges_cm": base["params"].get("slider_range_cm"),
         },
     )
     return "sent"

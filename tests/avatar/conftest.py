@@ -1,6 +1,6 @@
 """Avatar test helpers: a seeded sampler of plausible bodies, a GLB reader and tape checker that
-share no code with workers/avatar (they read the file the way any glTF client would), and the
-Khronos validator."""
+share no code with workers/avatar (they read the file the way any glTF client would; meshopt
+streams are decoded by meshoptimizer's own decoder), and the Khronos validator."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import meshopt
 import numpy as np
 import pytest
 import trimesh
@@ -111,6 +112,23 @@ class Glb:
     doc: dict[str, Any]
     bin: bytes
 
+    def view_bytes(self, view_index: int) -> bytes:
+        """A bufferView's bytes, decoded when it is an EXT_meshopt_compression stream."""
+        view = self.doc["bufferViews"][view_index]
+        ext = view.get("extensions", {}).get("EXT_meshopt_compression")
+        if ext is None:
+            assert view["buffer"] == 0
+            start = view.get("byteOffset", 0)
+            return self.bin[start : start + view["byteLength"]]
+        assert ext["buffer"] == 0
+        start = ext.get("byteOffset", 0)
+        data = self.bin[start : start + ext["byteLength"]]
+        rows = meshopt.decode_gltf_buffer(data, ext["count"], ext["byteStride"], ext["mode"],
+                                          ext.get("filter", "NONE"))  # fmt: skip
+        out = np.ascontiguousarray(rows).tobytes()
+        assert len(out) == view["byteLength"]
+        return out
+
     def accessor(self, index: int) -> np.ndarray:
         """Elements as float64 (normalized integers mapped to [-1, 1] / [0, 1]), sparse applied."""
         acc = self.doc["accessors"][index]
@@ -140,10 +158,10 @@ class Glb:
         self, view_index: int, offset: int, dtype: np.dtype, width: int, count: int
     ) -> np.ndarray:
         view = self.doc["bufferViews"][view_index]
-        start = view.get("byteOffset", 0) + offset
+        data = self.view_bytes(view_index)
         stride = view.get("byteStride", dtype.itemsize * width)
         size = dtype.itemsize * width
-        rows = np.frombuffer(self.bin, np.uint8, count=stride * (count - 1) + size, offset=start)
+        rows = np.frombuffer(data, np.uint8, count=stride * (count - 1) + size, offset=offset)
         rows = np.lib.stride_tricks.as_strided(rows, (count, size), (stride, 1))
         return np.ascontiguousarray(rows).view(dtype).reshape(count, width).astype(np.float64)
 
@@ -180,9 +198,17 @@ class Glb:
 
         return [get(i) for i in range(len(nodes))]
 
+    def unskinned(self) -> np.ndarray:
+        """Vertex positions as a reader that ignores the skin places them: POSITION through
+        the mesh node's world transform."""
+        node = next(i for i, n in enumerate(self.doc["nodes"]) if "mesh" in n)
+        q = self.accessor(self.primitive["attributes"]["POSITION"])
+        world = self.node_world()[node]
+        return q @ world[:3, :3].T + world[:3, 3]
+
     def positions(self, morph_weights: dict[str, float] | None = None) -> np.ndarray:
         """Bind-pose vertex positions in scene metres: morphs, then linear blend skinning with
-        joint world matrices times inverse bind matrices (where the de-quantization lives)."""
+        joint world matrices times inverse bind matrices."""
         prim = self.primitive
         q = self.accessor(prim["attributes"]["POSITION"])
         names = self.doc["meshes"][0].get("extras", {}).get("targetNames", [])
@@ -213,13 +239,18 @@ def read_glb(data: bytes) -> Glb:
 
 
 def load_mesh(data: bytes, morph_weights: dict[str, float] | None = None) -> trimesh.Trimesh:
-    """trimesh reads the triangles but not the de-quantization (it ignores skins), so the
-    vertex positions come from read_glb."""
+    """The body as trimesh reads a plain GLB (it ignores skins and morph targets), seam
+    vertices merged. With morph weights, the positions come from read_glb's morphs and skin;
+    without, trimesh's own must already be the skinned bind pose."""
     scene = trimesh.load_scene(io.BytesIO(data), file_type="glb")
     (geom,) = scene.geometry.values()
-    positions = read_glb(data).positions(morph_weights)
-    assert len(geom.vertices) == len(positions)
-    return trimesh.Trimesh(positions, geom.faces, process=False)
+    skinned = read_glb(data).positions(morph_weights)
+    assert len(geom.vertices) == len(skinned)
+    if not morph_weights:
+        np.testing.assert_allclose(geom.vertices, skinned, atol=1e-6)
+    mesh = trimesh.Trimesh(skinned, geom.faces, process=False)
+    mesh.merge_vertices(merge_tex=True, merge_norm=True)
+    return mesh
 
 
 def tape(mesh: trimesh.Trimesh, origin: list[float], normal: list[float]) -> float:

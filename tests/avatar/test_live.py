@@ -11,7 +11,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from workers.avatar import SLIDERS, AvatarBuild, ImplausibleMeasurements, live_state
+from workers.avatar import (
+    SLIDER_RANGE_CM,
+    SLIDERS,
+    AvatarBuild,
+    ImplausibleMeasurements,
+    live_state,
+)
 
 Base = tuple[AvatarBuild, dict[str, Any]]  # a build and its params after a JSON round trip
 
@@ -45,6 +51,32 @@ def test_bigger_change_needs_bigger_weight(base: Base) -> None:
     assert 3.0 < large["waist"] / small["waist"] < 5.0
 
 
+@pytest.mark.parametrize("slider", SLIDERS)
+def test_weight_one_is_the_whole_documented_range(
+    base: Base, slider: str, gltf: SimpleNamespace
+) -> None:
+    # glTF tools put morph weights on 0..1: moving a slider by its range in extras takes a
+    # weight of about 1, in the live session and in the GLB's own documentation alike.
+    a, params = base
+    ranges = gltf.read(a.glb).doc["meshes"][0]["extras"]["targetRangesCm"]
+    assert ranges == SLIDER_RANGE_CM == params["slider_range_cm"]
+    sign = -1.0 if slider == "underbust" else 1.0  # an underbust over the bust is refused
+    wanted = {**a.requested, slider: a.requested[slider] + sign * ranges[slider]}
+    weights, measured = live_state(params, wanted, {})
+    # Other sliders hold their measurements against the side effects, so not exactly 1.
+    assert sign * weights[slider] == pytest.approx(1.0, abs=0.15)
+    assert measured[slider] == pytest.approx(wanted[slider], rel=1e-3)
+    back = {**a.requested, slider: a.requested[slider] - sign * ranges[slider] / 2}
+    half, _ = live_state(params, back)
+    assert -0.8 < sign * half[slider] < -0.35  # tapes are not quite linear in the shape
+    mark = a.landmarks[slider]
+    if mark["kind"] == "circumference" and slider != "upper_arm":
+        # The target alone at weight 1, on the GLB, cut by trimesh: the base plus the range.
+        mesh = gltf.load_mesh(a.glb_plain, {slider: 1.0})
+        got = gltf.tape(mesh, mark["origin"], mark["normal"]) * 100
+        assert got - a.measured[slider] == pytest.approx(ranges[slider], rel=0.03)
+
+
 def test_deterministic(base: Base) -> None:
     a, params = base
     wanted = {**a.requested, "hips": a.requested["hips"] + 5, "bust": a.requested["bust"] - 2}
@@ -64,7 +96,7 @@ def test_weights_applied_to_the_glb_give_the_reported_measurements(
         "upper_arm": a.requested["upper_arm"] + 2,
     }
     weights, measured = live_state(params, wanted, {})
-    before, mesh = gltf.load_mesh(a.glb), gltf.load_mesh(a.glb, weights)
+    before, mesh = gltf.load_mesh(a.glb_plain), gltf.load_mesh(a.glb_plain, weights)
     for name in SLIDERS:
         mark = a.landmarks[name]
         if mark["kind"] == "length":  # follow the landmark vertices through the morph

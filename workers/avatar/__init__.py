@@ -4,7 +4,7 @@ Pure numerics, no I/O. Entry points:
 - build_avatar(measurements, customization) -> AvatarBuild
 - validate_measurements(measurements, customization) -> dict (cm, defaults filled)
 - live_state(base_params, measurements, customization) -> (morph weights, measured cm)
-- warm_up(): fill the per-process caches at worker start (~0.5 s)
+- warm_up(): fill the per-process caches at worker start (a few seconds)
 """
 
 from drape.avatar_inputs import (
@@ -17,7 +17,7 @@ from drape.avatar_inputs import (
     normalize_customization,
     validate_measurements,
 )
-from workers.avatar.build import SLIDERS, AvatarBuild, build_avatar, warm_up
+from workers.avatar.build import SLIDER_RANGE_CM, SLIDERS, AvatarBuild, build_avatar, warm_up
 from workers.avatar.fit import FitError
 from workers.avatar.live import live_state
 
@@ -26,6 +26,7 @@ __all__ = [
     "MEASUREMENT_NAMES",
     "MEASUREMENT_RANGES",
     "SLIDERS",
+    "SLIDER_RANGE_CM",
     "AvatarBuild",
     "AvatarInputError",
     "FitError",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -28,35 +28,39 @@ from workers.avatar.body import (
     vertex_normals,
 )
 from workers.avatar.fit import FitError, elasticity, fit
-from workers.avatar.glb import GlbMesh, Skeleton, write_glb
+from workers.avatar.glb import GlbMesh, Skeleton, stored_positions, write_glb
 from workers.avatar.measure import MEASUREMENTS, measure, measure_fast
 from workers.avatar.preview import render_preview
 from workers.avatar.skeleton import JOINT_NAMES, JOINT_PARENTS, joint_positions, skin_weights
-from workers.avatar.topology import topology
+from workers.avatar.topology import SUBDIV_LEVELS, level, topology
+from workers.avatar.uv import vertex_layout
 
-# Morph targets: one per slider. Weight 1.0 adds SLIDER_STEP_CM[name] to that measurement, so a
-# client can set weight = (wanted - base) / step; the steps are small so that the per-weight moves
-# fit in bytes.
-# Neck and calf would cost ~16 KB more than the 400 KB budget leaves; height, inseam and arm
-# length change the skeleton and need a rebuild anyway.
+# Morph targets: one per slider, on glTF's usual 0..1 scale: weight 1 adds SLIDER_RANGE_CM[name]
+# to that measurement (and -1 takes it away), so a client sets weight = (wanted - base) / range.
+# The mesh is affine in the parameters, so a target is exact at any weight, also past +-1.
+# Neck and calf have none (their targets would cost bytes for little use); height, inseam and
+# arm length change the skeleton and need a rebuild anyway.
 SLIDERS = ("bust", "underbust", "waist", "hips", "shoulder_width", "thigh", "upper_arm")
-SLIDER_STEP_CM = {name: 0.5 if name == "shoulder_width" else 1.0 for name in SLIDERS}
+SLIDER_RANGE_CM = {"bust": 12.0, "underbust": 10.0, "waist": 15.0, "hips": 12.0,
+                   "shoulder_width": 4.0, "thigh": 8.0, "upper_arm": 5.0}  # fmt: skip
 _SLIDER_PARAM = {name: ("shoulder" if name == "shoulder_width" else name) for name in SLIDERS}
-PARAMS_VERSION = 2
+PARAMS_VERSION = 3
 ACCEPT = 5e-3  # contract tolerance on measured vs requested
-MAX_GLB_BYTES = 400_000
+LOD_LEVELS = SUBDIV_LEVELS - 1  # the light mesh: one subdivision step fewer, a quarter of it
 
 
 @dataclass(frozen=True)
 class AvatarBuild:
-    glb: bytes
+    glb: bytes  # EXT_meshopt_compression: what the app downloads
+    glb_plain: bytes  # the same content uncompressed, for tools without a meshopt decoder
+    glb_lod: bytes  # the light mesh (EXT_meshopt_compression), same skeleton and targets
     preview_png: bytes
     requested: dict[str, float]  # cm, defaults filled in
-    measured: dict[str, float]  # cm, measured on the GLB's own (de-quantized) geometry
+    measured: dict[str, float]  # cm, measured on the GLB's own (float32) geometry
     landmarks: dict[str, dict]  # where each measurement was taken, GLB coordinates (metres)
     params: dict[str, object]  # JSON-serializable; the start of a live session
     morph_target_names: list[str]
-    vertex_count: int
+    vertex_count: int  # of the full mesh's surface (the GLB writes seam vertices twice)
     timings_ms: dict[str, float]
 
 
@@ -95,25 +99,27 @@ def build_avatar(
         joints, weights = skin_weights()
         steps = slider_steps(p, fitted.measured, presentation, posture)
         jac = mesh_jacobian(lay)
-        deltas = [np.einsum("vij,j->vi", jac, s) for s in steps]  # exact: the mesh is affine
+        # Tapes grow a little faster than linearly over a whole range (the hull bridges the
+        # breasts, for one): scale each step so that weight 1 measures its range.
+        arm_dir = arm_frame(p, lay).d_upper
+        own = [(k, MEASUREMENTS.index(name)) for k, name in enumerate(SLIDERS)]
+        ranges = np.array([SLIDER_RANGE_CM[name] for name in SLIDERS])
+        for _ in range(2):
+            deltas = [np.einsum("vij,j->vi", jac, s) for s in steps]  # exact: mesh is affine
+            got = _slider_response(verts, deltas, arm_dir)[tuple(np.array(own).T)]
+            steps = steps * (ranges / got)[:, None]
+        deltas = [np.einsum("vij,j->vi", jac, s) for s in steps]
 
     with timer("glb"):
-        mesh = GlbMesh(
-            positions=verts, normals=normals, faces=topo.faces,
-            skeleton=Skeleton(JOINT_NAMES, JOINT_PARENTS, joint_positions(p, lay, cage)),
-            joints=joints, weights=weights,
-            base_color=(*srgb_to_linear(hex_to_rgb(custom["skin_tone"]) / 255.0), 1.0),
-            morph_names=SLIDERS, morph_deltas=tuple(deltas), morph_min_units=2,
-            extras={"targetStepsCm": SLIDER_STEP_CM},
-        )  # fmt: skip
-        glb, glb_verts = write_glb(mesh)
-        while len(glb) > MAX_GLB_BYTES:
-            # Smaller bodies sit on a finer grid, so more vertices pass the cut: trim the
-            # faintest morph tails (a few hundredths of a millimetre per weight) until it fits.
-            mesh = replace(mesh, morph_min_units=mesh.morph_min_units + 1)
-            glb, glb_verts = write_glb(mesh)
+        color = (*srgb_to_linear(hex_to_rgb(custom["skin_tone"]) / 255.0), 1.0)
+        skeleton = Skeleton(JOINT_NAMES, JOINT_PARENTS, joint_positions(p, lay, cage))
+        full = _export(verts, normals, joints, weights, deltas, skeleton, color, SUBDIV_LEVELS)
+        lod = _export(verts, normals, joints, weights, deltas, skeleton, color, LOD_LEVELS)
+        glb = write_glb(full, compress=True)
+        glb_plain = write_glb(full)
+        glb_lod = write_glb(lod, compress=True)
+        glb_verts = stored_positions(verts, compressed=False)  # what the plain file holds
     with timer("measure"):
-        arm_dir = arm_frame(p, lay).d_upper
         measured, landmarks = measure(glb_verts, arm_dir)
         response = _slider_response(glb_verts, deltas, arm_dir)
     worst = max(MEASUREMENTS, key=lambda k: abs(measured[k] / requested[k] - 1))
@@ -132,12 +138,14 @@ def build_avatar(
         "values": {name: float(v) for name, v in zip(PARAM_NAMES, p, strict=True)},
         "measured_cm": {k: round(v, 4) for k, v in measured.items()},
         "sliders": list(SLIDERS),
-        "slider_step_cm": SLIDER_STEP_CM,
+        "slider_range_cm": SLIDER_RANGE_CM,
         "slider_params": [[float(v) for v in s] for s in steps],
         "slider_response_cm": [[float(v) for v in col] for col in response],
     }
     return AvatarBuild(
         glb=glb,
+        glb_plain=glb_plain,
+        glb_lod=glb_lod,
         preview_png=png,
         requested=requested,
         measured={k: round(v, 3) for k, v in measured.items()},
@@ -155,15 +163,41 @@ def slider_steps(
     """(n_sliders, n_params): parameter change per unit slider weight.
 
     Each slider moves only its own parameter (so its morph target stays local to that body part),
-    by the amount that changes its own measurement by SLIDER_STEP_CM according to the cached
+    by the amount that changes its own measurement by SLIDER_RANGE_CM according to the cached
     elasticities. Small side effects on other measurements are in the measured response.
     """
     _, _, e = elasticity(presentation, posture)
     steps = np.zeros((len(SLIDERS), len(p)))
     for k, name in enumerate(SLIDERS):
         i, j = MEASUREMENTS.index(name), P[_SLIDER_PARAM[name]]
-        steps[k, j] = SLIDER_STEP_CM[name] / 100.0 * p[j] / (e[i, j] * measured_m[i])
+        steps[k, j] = SLIDER_RANGE_CM[name] / 100.0 * p[j] / (e[i, j] * measured_m[i])
     return steps
+
+
+def _export(
+    verts: np.ndarray,
+    normals: np.ndarray,
+    joints: np.ndarray,
+    weights: np.ndarray,
+    deltas: list[np.ndarray],
+    skeleton: Skeleton,
+    color: tuple[float, ...],
+    levels: int,
+) -> GlbMesh:
+    """The GLB content of one subdivision level: vertices in the written order (seam vertices
+    twice), with texture coordinates."""
+    vl = vertex_layout(levels)
+    if levels != SUBDIV_LEVELS:  # a coarser level's vertices are the first fine ones
+        normals = vertex_normals(verts[: level(levels).n], level(levels).faces)
+    src = vl.src
+    return GlbMesh(
+        positions=verts[src], normals=normals[src], uvs=vl.uvs, faces=vl.faces,
+        skeleton=skeleton, joints=joints[src], weights=weights[src],
+        base_color=(color[0], color[1], color[2], color[3]),
+        morph_names=SLIDERS, morph_deltas=tuple(d[src] for d in deltas),
+        extras={"targetRangesCm": SLIDER_RANGE_CM},
+        name="body" if levels == SUBDIV_LEVELS else "body_lod",
+    )  # fmt: skip
 
 
 def _slider_response(
@@ -176,7 +210,8 @@ def _slider_response(
 
 def warm_up() -> None:
     """Fill the per-process caches (topology, per presentation and posture mesh bases and
-    elasticities, skin weights): about 0.5 s once, so that no request pays for it."""
+    elasticities, skin weights, texture coordinates and vertex order): a few seconds once, so
+    that no request pays for it."""
     for presentation in PRESENTATIONS:
         for posture in POSTURES:
             build_avatar({"height": 170.0}, {"body_shape": presentation, "posture": posture})

@@ -1,17 +1,23 @@
-"""A glTF 2.0 binary (GLB) writer for the avatar, compressed with KHR_mesh_quantization.
+"""A glTF 2.0 binary (GLB) writer for the avatar.
+
+What every reader sees, whether it runs the skin or not: positions in metres (FLOAT), the soles
+on y = 0, joints that are plain translations and inverse bind matrices that are plain inverse
+translations (unit scale), so a reader that ignores the skin (trimesh, Blender's importer, a
+viewer's fit-to-view, accessor min/max) gets the same human-sized body as one that runs it.
 
 Layout of the one mesh primitive:
-- POSITION: SHORT xyz on a uniform grid (`step` metres per unit, centred on the bounding box);
-- NORMAL: normalized BYTE xyz; JOINTS_0: UNSIGNED_BYTE x4; WEIGHTS_0: normalized UNSIGNED_BYTE x4
-  (sum exactly 255); indices: UNSIGNED_SHORT triangles;
-- morph targets: POSITION deltas on the same grid (BYTE when every delta fits, else SHORT; a
-  delta of n units moves a vertex by n * step metres), stored as sparse accessors that list only
-  the vertices moving at least `morph_min_units` units; names in mesh.extras.targetNames.
+- POSITION: FLOAT xyz; NORMAL: normalized BYTE xyz; TEXCOORD_0: FLOAT uv;
+  JOINTS_0: UNSIGNED_BYTE x4; WEIGHTS_0: normalized UNSIGNED_BYTE x4 (sum exactly 255);
+  indices: UNSIGNED_SHORT triangles (KHR_mesh_quantization for the normalized integers);
+- morph targets: POSITION deltas in metres (FLOAT), names in mesh.extras.targetNames. Weight 1
+  is a target's whole range, in mesh.extras.targetRangesCm.
 
-The mesh is skinned, and glTF ignores the transform of a skinned mesh's node, so the
-de-quantization (scale + offset) is folded into every inverse bind matrix, as gltfpack and
-glTF-Transform do: joint_world @ IBM = dequantize at bind pose. A reader that ignores the skin
-must apply `dequantize` itself; it is also given in mesh.extras.dequantize.
+Two encodings of the same content:
+- plain: morph deltas as sparse accessors that list only the vertices that move;
+- compressed: every vertex stream, the indices and the (dense) morph deltas in
+  EXT_meshopt_compression bufferViews, positions through its exponential filter (so decoders
+  still hand out FLOAT metres). About a third of the plain size; a reader needs a meshopt
+  decoder (three.js's GLTFLoader with MeshoptDecoder, Filament, Babylon.js, glTF-Transform).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import json
 import struct
 from dataclasses import dataclass, field
 
+import meshopt
 import numpy as np
 
 GLB_MAGIC = 0x46546C67
@@ -28,30 +35,16 @@ CHUNK_BIN = 0x004E4942
 ARRAY_BUFFER = 34962
 ELEMENT_ARRAY_BUFFER = 34963
 BYTE, UNSIGNED_BYTE, SHORT, UNSIGNED_SHORT, FLOAT = 5120, 5121, 5122, 5123, 5126
-QUANT_MAX = 32767
-
-
-@dataclass(frozen=True)
-class Quantization:
-    step: float  # metres per unit
-    offset: np.ndarray  # (3,) metres at unit 0
-
-    def quantize(self, v: np.ndarray) -> np.ndarray:
-        return np.round((v - self.offset) / self.step).astype(np.int16)
-
-    def dequantize(self, q: np.ndarray) -> np.ndarray:
-        return self.offset + self.step * q.astype(np.float64)
-
-    def matrix(self) -> np.ndarray:
-        m = np.diag([self.step, self.step, self.step, 1.0])
-        m[:3, 3] = self.offset
-        return m
-
-
-def quantization_for(positions: np.ndarray) -> Quantization:
-    lo, hi = positions.min(axis=0), positions.max(axis=0)
-    step = float((hi - lo).max()) / (2 * QUANT_MAX - 2)  # one spare unit against rounding
-    return Quantization(step=step, offset=(lo + hi) / 2)
+MORPH_MIN = 2e-5  # metres: smaller morph moves (at weight 1) are left out
+# Mantissa bits of meshopt's exponential filter, one exponent per component: positions on a grid
+# of 2^-12 m (0.24 mm) or finer, texture coordinates of 2^-12 (a texel of a 4096 texture), morph
+# deltas of 2^-13 m or finer.
+POSITION_BITS = 13
+UV_BITS = 12
+MORPH_BITS = 10
+NORMAL_BITS = 7  # octahedral filter
+MESHOPT = "EXT_meshopt_compression"
+QUANTIZATION = "KHR_mesh_quantization"
 
 
 @dataclass(frozen=True)
@@ -65,32 +58,74 @@ class Skeleton:
 class GlbMesh:
     positions: np.ndarray  # (V, 3) metres
     normals: np.ndarray  # (V, 3) unit
+    uvs: np.ndarray  # (V, 2) in [0, 1]
     faces: np.ndarray  # (F, 3)
     skeleton: Skeleton
     joints: np.ndarray  # (V, 4) uint8
     weights: np.ndarray  # (V, 4) uint8, rows sum to 255
     base_color: tuple[float, float, float, float]  # linear RGBA
     morph_names: tuple[str, ...] = ()
-    morph_deltas: tuple[np.ndarray, ...] = ()  # each (V, 3) metres
-    morph_min_units: int = 1  # smaller moves (in position grid units) are left out
+    morph_deltas: tuple[np.ndarray, ...] = ()  # each (V, 3) metres at weight 1
     extras: dict[str, object] = field(default_factory=dict)
+    name: str = "body"
 
 
 class _Writer:
-    def __init__(self) -> None:
+    """bufferViews and accessors; with `compress`, vertex and index views are meshopt streams
+    in buffer 0 standing for their decoded bytes in the fallback buffer 1 (which has no data)."""
+
+    def __init__(self, compress: bool) -> None:
+        self.compress = compress
         self.bin = bytearray()
+        self.fallback = 0
         self.views: list[dict] = []
         self.accessors: list[dict] = []
 
-    def view(self, data: bytes, target: int | None = None, stride: int | None = None) -> int:
+    def _append(self, data: bytes) -> int:
         while len(self.bin) % 4:
             self.bin.append(0)
-        view: dict[str, int] = {"buffer": 0, "byteOffset": len(self.bin), "byteLength": len(data)}
+        at = len(self.bin)
+        self.bin += data
+        return at
+
+    def view(
+        self,
+        rows: np.ndarray,
+        target: int | None = None,
+        *,
+        mode: str | None = None,
+        filtered: tuple[str, np.ndarray] | None = None,
+    ) -> int:
+        """A bufferView of `rows` (one element a row). `mode` names the meshopt mode the view
+        compresses with; `filtered` = (filter, filtered rows) for a meshopt filter."""
+        rows = np.ascontiguousarray(rows)
+        data = rows.tobytes()
+        stride = rows.nbytes // len(rows) if rows.ndim > 1 else None
+        view: dict[str, object]
+        if self.compress and mode is not None:
+            stream_rows = filtered[1] if filtered else rows
+            if mode == "TRIANGLES":
+                encoded = meshopt.encode_gltf_buffer(stream_rows.reshape(-1, 3), mode)
+                byte_stride, count = rows.dtype.itemsize, rows.size
+            else:
+                encoded = meshopt.encode_gltf_buffer(stream_rows, mode)
+                byte_stride, count = rows.nbytes // len(rows), len(rows)
+            ext: dict[str, object] = {
+                "buffer": 0, "byteOffset": self._append(encoded), "byteLength": len(encoded),
+                "byteStride": byte_stride, "count": count, "mode": mode,
+            }  # fmt: skip
+            if filtered:
+                ext["filter"] = filtered[0]
+            self.fallback += -self.fallback % 4
+            view = {"buffer": 1, "byteOffset": self.fallback, "byteLength": len(data),
+                    "extensions": {MESHOPT: ext}}  # fmt: skip
+            self.fallback += len(data)
+        else:
+            view = {"buffer": 0, "byteOffset": self._append(data), "byteLength": len(data)}
         if target is not None:
             view["target"] = target
-        if stride is not None:
+        if target == ARRAY_BUFFER and stride is not None:
             view["byteStride"] = stride
-        self.bin += data
         self.views.append(view)
         return len(self.views) - 1
 
@@ -99,11 +134,11 @@ class _Writer:
         return len(self.accessors) - 1
 
 
-def _padded(a: np.ndarray, width: int) -> bytes:
+def _padded(a: np.ndarray, width: int) -> np.ndarray:
     """Rows padded to `width` components so every vertex starts on a 4-byte boundary."""
     out = np.zeros((len(a), width), dtype=a.dtype)
     out[:, : a.shape[1]] = a
-    return out.tobytes()
+    return out
 
 
 def quantize_normals(normals: np.ndarray) -> np.ndarray:
@@ -122,77 +157,116 @@ def quantize_normals(normals: np.ndarray) -> np.ndarray:
     return np.clip(best, -127, 127).astype(np.int8)
 
 
-def write_glb(mesh: GlbMesh) -> tuple[bytes, np.ndarray]:
-    """(GLB bytes, the positions a reader gets back after de-quantization)."""
-    quant = quantization_for(mesh.positions)
-    q = quant.quantize(mesh.positions)
-    w = _Writer()
-    n = len(q)
+def _exp_filtered(values: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """(rows for the meshopt stream, the float32 values a decoder gets back)."""
+    values = np.ascontiguousarray(values, dtype=np.float32)
+    rows = meshopt.encode_filter_exp(values, bits, "SharedComponent")
+    data = meshopt.encode_gltf_buffer(rows, "ATTRIBUTES")
+    back = meshopt.decode_gltf_buffer(data, len(values), values.nbytes // len(values),
+                                      "ATTRIBUTES", "EXPONENTIAL")  # fmt: skip
+    return rows, np.ascontiguousarray(back).view(np.float32).reshape(values.shape)
 
+
+def stored_positions(positions: np.ndarray, *, compressed: bool) -> np.ndarray:
+    """The float32 positions a reader decodes from the file, as float64."""
+    if compressed:
+        return _exp_filtered(positions, POSITION_BITS)[1].astype(np.float64)
+    return np.asarray(positions, dtype=np.float32).astype(np.float64)
+
+
+def write_glb(mesh: GlbMesh, *, compress: bool = False) -> bytes:
+    w = _Writer(compress)
+    n = len(mesh.positions)
+    stored = np.ascontiguousarray(mesh.positions, dtype=np.float32)
+    uv = np.ascontiguousarray(np.clip(mesh.uvs, 0.0, 1.0), dtype=np.float32)
+    normals = _padded(quantize_normals(mesh.normals), 4)
+    pos_filter = uv_filter = nrm_filter = None
+    if compress:
+        rows, stored = _exp_filtered(stored, POSITION_BITS)
+        pos_filter = ("EXPONENTIAL", rows)
+        rows, uv = _exp_filtered(uv, UV_BITS)
+        uv_filter = ("EXPONENTIAL", rows)
+        unit = np.zeros((n, 4), dtype=np.float32)
+        unit[:, :3] = mesh.normals / np.linalg.norm(mesh.normals, axis=1, keepdims=True)
+        rows = meshopt.encode_filter_oct(unit, 4, NORMAL_BITS)
+        normals = np.ascontiguousarray(rows).view(np.int8).reshape(n, 4)
+        nrm_filter = ("OCTAHEDRAL", rows)
     pos = w.accessor(
-        bufferView=w.view(_padded(q, 4), ARRAY_BUFFER, 8), componentType=SHORT, count=n,
-        type="VEC3", min=q.min(axis=0).tolist(), max=q.max(axis=0).tolist(),
+        bufferView=w.view(stored, ARRAY_BUFFER, mode="ATTRIBUTES", filtered=pos_filter),
+        componentType=FLOAT, count=n, type="VEC3",
+        min=stored.min(axis=0).tolist(), max=stored.max(axis=0).tolist(),
     )  # fmt: skip
     nrm = w.accessor(
-        bufferView=w.view(_padded(quantize_normals(mesh.normals), 4), ARRAY_BUFFER, 4),
+        bufferView=w.view(normals, ARRAY_BUFFER, mode="ATTRIBUTES", filtered=nrm_filter),
         componentType=BYTE, normalized=True, count=n, type="VEC3",
     )  # fmt: skip
+    tex = w.accessor(
+        bufferView=w.view(uv, ARRAY_BUFFER, mode="ATTRIBUTES", filtered=uv_filter),
+        componentType=FLOAT, count=n, type="VEC2",
+    )  # fmt: skip
     jnt = w.accessor(
-        bufferView=w.view(mesh.joints.astype(np.uint8).tobytes(), ARRAY_BUFFER, 4),
+        bufferView=w.view(mesh.joints.astype(np.uint8), ARRAY_BUFFER, mode="ATTRIBUTES"),
         componentType=UNSIGNED_BYTE, count=n, type="VEC4",
     )  # fmt: skip
     wgt = w.accessor(
-        bufferView=w.view(mesh.weights.astype(np.uint8).tobytes(), ARRAY_BUFFER, 4),
+        bufferView=w.view(mesh.weights.astype(np.uint8), ARRAY_BUFFER, mode="ATTRIBUTES"),
         componentType=UNSIGNED_BYTE, normalized=True, count=n, type="VEC4",
     )  # fmt: skip
     idx = w.accessor(
-        bufferView=w.view(mesh.faces.astype(np.uint16).tobytes(), ELEMENT_ARRAY_BUFFER),
+        bufferView=w.view(mesh.faces.astype(np.uint16).ravel(), ELEMENT_ARRAY_BUFFER,
+                          mode="TRIANGLES"),
         componentType=UNSIGNED_SHORT, count=mesh.faces.size, type="SCALAR",
     )  # fmt: skip
-
-    targets = [
-        {"POSITION": _morph_accessor(w, quant, d, mesh.morph_min_units)} for d in mesh.morph_deltas
-    ]
+    targets = [{"POSITION": _morph_accessor(w, d)} for d in mesh.morph_deltas]
 
     sk = mesh.skeleton
-    world = sk.positions
-    ibm = np.stack([np.linalg.inv(_translation(p)) @ quant.matrix() for p in world])
+    # Node translations as written (rounded to the micrometre), and the inverse bind matrices
+    # from exactly those, so that the skin's bind pose is the identity to float precision.
+    local = np.round(
+        sk.positions - np.array([sk.positions[q] if q >= 0 else np.zeros(3) for q in sk.parents]),
+        6,
+    )
+    world = np.zeros_like(local)
+    for i, parent in enumerate(sk.parents):
+        world[i] = local[i] + (world[parent] if parent >= 0 else 0.0)
+    ibm = np.stack([np.linalg.inv(_translation(p)) for p in world])
     ibm_acc = w.accessor(
-        bufferView=w.view(ibm.transpose(0, 2, 1).astype(np.float32).tobytes()),  # column-major
+        bufferView=w.view(ibm.transpose(0, 2, 1).reshape(len(ibm), 16).astype(np.float32),
+                          mode="ATTRIBUTES"),
         componentType=FLOAT, count=len(ibm), type="MAT4",
     )  # fmt: skip
 
-    nodes: list[dict] = [{"name": "body", "mesh": 0, "skin": 0}]
+    nodes: list[dict] = [{"name": mesh.name, "mesh": 0, "skin": 0}]
     joint_nodes = list(range(1, len(sk.names) + 1))
-    for i, (name, parent) in enumerate(zip(sk.names, sk.parents, strict=True)):
-        local = world[i] - (world[parent] if parent >= 0 else 0.0)
-        nodes.append({"name": name, "translation": [float(c) for c in local]})
+    for name, t in zip(sk.names, local, strict=True):
+        nodes.append({"name": name, "translation": [float(c) for c in t]})
     for i, parent in enumerate(sk.parents):
         if parent >= 0:
             nodes[parent + 1].setdefault("children", []).append(i + 1)
     root = joint_nodes[sk.parents.index(-1)]
 
-    primitive: dict[str, object] = {
-        "attributes": {"POSITION": pos, "NORMAL": nrm, "JOINTS_0": jnt, "WEIGHTS_0": wgt},
-        "indices": idx,
-        "material": 0,
-        "mode": 4,
-    }
+    attributes = {"POSITION": pos, "NORMAL": nrm, "TEXCOORD_0": tex, "JOINTS_0": jnt,
+                  "WEIGHTS_0": wgt}  # fmt: skip
+    primitive: dict[str, object] = {"attributes": attributes, "indices": idx, "material": 0,
+                                    "mode": 4}  # fmt: skip
+    mesh_doc: dict[str, object] = {"name": mesh.name, "primitives": [primitive],
+                                   "extras": {**mesh.extras,
+                                              "targetNames": list(mesh.morph_names)}}  # fmt: skip
     if targets:
         primitive["targets"] = targets
-    extras = {
-        **mesh.extras,
-        "targetNames": list(mesh.morph_names),
-        "dequantize": {"scale": quant.step, "offset": [float(c) for c in quant.offset]},
-    }
+        mesh_doc["weights"] = [0.0] * len(targets)
+    extensions = [QUANTIZATION, MESHOPT] if compress else [QUANTIZATION]
+    buffers: list[dict] = [{"byteLength": len(w.bin)}]
+    if compress:
+        buffers.append({"byteLength": w.fallback, "extensions": {MESHOPT: {"fallback": True}}})
     doc = {
         "asset": {"version": "2.0", "generator": "Drape avatar"},
-        "extensionsUsed": ["KHR_mesh_quantization"],
-        "extensionsRequired": ["KHR_mesh_quantization"],
+        "extensionsUsed": extensions,
+        "extensionsRequired": extensions,
         "scene": 0,
         "scenes": [{"name": "avatar", "nodes": [0, root]}],
         "nodes": nodes,
-        "meshes": [{"name": "body", "primitives": [primitive], "extras": extras}],
+        "meshes": [mesh_doc],
         "skins": [{"name": "skeleton", "inverseBindMatrices": ibm_acc, "joints": joint_nodes,
                    "skeleton": root}],
         "materials": [{
@@ -202,30 +276,36 @@ def write_glb(mesh: GlbMesh) -> tuple[bytes, np.ndarray]:
         }],
         "accessors": w.accessors,
         "bufferViews": w.views,
-        "buffers": [{"byteLength": len(w.bin)}],
+        "buffers": buffers,
     }  # fmt: skip
-    return _pack(doc, bytes(w.bin)), quant.dequantize(q)
+    return _pack(doc, bytes(w.bin))
 
 
-def _morph_accessor(w: _Writer, quant: Quantization, delta: np.ndarray, min_units: int) -> int:
-    dq = np.clip(np.round(delta / quant.step), -QUANT_MAX, QUANT_MAX).astype(np.int16)
-    keep = np.flatnonzero(np.abs(dq).max(axis=1) >= min_units)
-    if len(keep) == 0:  # a sparse accessor must list at least one element
-        keep = np.array([0])
-    # Bytes are enough for small per-weight moves (and halve the size); else shorts.
-    small = np.abs(dq).max() <= 127
-    values = dq[keep].astype(np.int8 if small else np.int16)
-    lo, hi = values.min(axis=0), values.max(axis=0)
-    if len(keep) < len(dq):  # min/max cover the whole accessor, whose unlisted elements are 0
-        lo, hi = np.minimum(lo, 0), np.maximum(hi, 0)
+def _morph_accessor(w: _Writer, delta: np.ndarray) -> int:
+    # FLOAT metres, not normalized SHORT: Filament adds a morph accessor's raw min/max to the
+    # asset's bounding box, so integer units would blow its fit-to-view up again.
+    values = np.ascontiguousarray(delta, dtype=np.float32)
+    values[np.abs(values).max(axis=1) < MORPH_MIN] = 0.0
+    filtered = None
+    if w.compress:
+        rows, values = _exp_filtered(values, MORPH_BITS)
+        filtered = ("EXPONENTIAL", rows)
+    common = {"componentType": FLOAT, "count": len(values), "type": "VEC3",
+              "min": np.minimum(values.min(axis=0), 0).tolist(),
+              "max": np.maximum(values.max(axis=0), 0).tolist()}  # fmt: skip
+    if w.compress:  # dense: the meshopt codec turns the rows of zeros into little
+        view = w.view(values, ARRAY_BUFFER, mode="ATTRIBUTES", filtered=filtered)
+        return w.accessor(bufferView=view, **common)
+    moving = np.flatnonzero(np.abs(values).max(axis=1) > 0)
+    if len(moving) == 0:  # a sparse accessor must list at least one element
+        moving = np.array([0])
     return w.accessor(
-        componentType=BYTE if small else SHORT, count=len(delta), type="VEC3",
-        min=lo.tolist(), max=hi.tolist(),
+        **common,
         sparse={
-            "count": len(keep),
-            "indices": {"bufferView": w.view(keep.astype(np.uint16).tobytes()),
+            "count": len(moving),
+            "indices": {"bufferView": w.view(moving.astype(np.uint16)),
                         "componentType": UNSIGNED_SHORT},
-            "values": {"bufferView": w.view(values.tobytes())},
+            "values": {"bufferView": w.view(values[moving])},
         },
     )  # fmt: skip
 

@@ -4,7 +4,9 @@ The client holds the GLB of a base build, whose morph targets are exactly the me
 `params["slider_params"]` (one parameter step per slider). Because the mesh is affine in those
 parameters, base + sum(weight * target) is the mesh of base params + sum(weight * step), so the
 weights can be solved against the measured response stored with the build and then checked by
-measuring that mesh - one or two ~1.5 ms evaluations, no refit and no new GLB.
+measuring that mesh - one or two ~1.5 ms evaluations, no refit and no new GLB. Weights are on
+the GLB's scale: 1 is a target's whole range (`params["slider_range_cm"]`, also in the GLB's
+mesh.extras.targetRangesCm), -1 the same range down.
 
 Only the slider measurements can move here. Height, inseam, arm length, neck, calf, body shape
 and posture changes keep their base values until the next full build.

@@ -290,3 +290,32 @@ def topology() -> Topology:
         edges=edges,
         face_edges=face_edges,
     )
+
+
+@dataclass(frozen=True)
+class Level:
+    """Triangles of one subdivision level. Catmull-Clark keeps vertex i at index i, so the
+    vertices of a coarser level are the first `n` vertices of the fine mesh: a lighter mesh whose
+    vertices all lie on the full-detail surface."""
+
+    n: int
+    faces: np.ndarray  # (F, 3) triangles over fine vertex ids < n
+    face_parent: np.ndarray  # (F,) cage face of each triangle
+
+
+@cache
+def level(levels: int) -> Level:
+    """The mesh after `levels` subdivision steps (SUBDIV_LEVELS is the full mesh)."""
+    full = topology()
+    if levels == SUBDIV_LEVELS:
+        return Level(full.n_fine, full.faces, full.face_parent)
+    quads, parent = full.cage_faces, np.arange(len(full.cage_faces))
+    n = full.n_cage
+    for _ in range(levels):
+        s, quads, p = catmull_clark(quads, n)
+        parent = parent[p]
+        n = s.shape[0]
+    tris = np.concatenate([quads[:, [0, 1, 2]], quads[:, [0, 2, 3]]])
+    tri_parent = np.concatenate([parent, parent])
+    order = np.argsort(tri_parent, kind="stable")
+    return Level(n, tris[order].astype(np.int64), tri_parent[order])

@@ -5,8 +5,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 GLTF   := $(if $(wildcard tools/gltf/package-lock.json),tools/gltf/node_modules/.installed)
+# npm tool folders the avatar tests run (glTF Transform; three.js and Filament for Chromium).
+TOOLS  := $(foreach t,gltf-transform render,$(if $(wildcard tools/$(t)/package-lock.json),tools/$(t)/node_modules/.installed))
 
-.PHONY: run test lint typecheck bench schema-docs migrate backup restore clean
+.PHONY: chromium run test lint typecheck bench schema-docs migrate backup restore admin clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,10 +20,19 @@ tools/gltf/node_modules/.installed: tools/gltf/package-lock.json
 	cd tools/gltf && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+tools/%/node_modules/.installed: tools/%/package-lock.json
+	cd tools/$* && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Debian's Chromium for the avatar render tests (headless, software WebGL); as root only.
+chromium:
+	@command -v chromium >/dev/null || [ "$$(id -u)" != 0 ] || \
+		(apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium)
+
 run: $(STAMP)
 	$(BIN)/python -m drape.devstack
 
-test: $(STAMP) $(GLTF)
+test: $(STAMP) $(GLTF) $(TOOLS) chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -50,5 +61,11 @@ restore: $(STAMP)
 	@test -n "$(DIR)" || { echo "usage: make restore DIR=backups/NAME [FORCE=1]" >&2; exit 2; }
 	$(BIN)/python -m db.backup restore "$(DIR)" $(if $(FORCE),--force)
 
+# make admin USER=name [REVOKE=1]: grant (or revoke) the admin role on DATABASE_URL. USER must be
+# given on the command line: the shell's own $USER names no account of ours.
+admin: $(STAMP)
+	@test "$(origin USER)" = "command line" || { echo "usage: make admin USER=name [REVOKE=1]" >&2; exit 2; }
+	$(BIN)/python -m db.admin $(if $(REVOKE),revoke,grant) "$(USER)"
+
 clean:
-	rm -rf $(VENV) .data tools/gltf/node_modules
+	rm -rf $(VENV) .data tools/gltf/node_modules tools/gltf-transform/node_modules tools/render/node_modules

@@ -9,7 +9,9 @@ time. The ceiling is HASHER.verify itself in a thread pool of 2 in this process 
 one thread beside it for the single-core figure.
 
 Token checks in this process: drape.tokens.verify_access_token against jwt.decode with the same
-arguments. Then GET /v1/me (bearer check + one primary-key query) beside GET /healthz (no
+arguments, and the revocation check every authenticated request makes (drape.access.revoked,
+one MGET of the session's and the account's keys) against a bare Redis PING on the same
+connection. Then GET /v1/me (bearer check + one primary-key query) beside GET /healthz (no
 auth, no I/O) at 32 in flight. Nothing is pinned; server CPU is the web process's, Postgres CPU
 that of the backends connected to the bench database.
 """
@@ -125,6 +127,46 @@ def token_table(jwt_secret: str, user_id: uuid.UUID, count: int) -> None:
     )
 
 
+async def revocation_table(redis_url: str, count: int) -> None:
+    from redis.asyncio import Redis
+
+    from drape import access
+    from drape.tokens import AccessClaims
+
+    claims = AccessClaims(uuid.uuid4(), uuid.uuid4(), int(time.time()) + 900)
+    redis = Redis.from_url(redis_url)
+    try:
+
+        async def per_second(step: Callable[[], Any]) -> float:
+            best = 0.0
+            for _ in range(3):
+                started = time.perf_counter()
+                for _ in range(count):
+                    await step()
+                best = max(best, count / (time.perf_counter() - started))
+            return best
+
+        await redis.ping()
+        check = await per_second(lambda: access.revoked(redis, claims))
+        ping = await per_second(redis.ping)
+    finally:
+        await redis.aclose()
+    print_table(
+        "Revocation check per authenticated request (Redis on loopback, one at a time)",
+        ["what", "checks/s", "µs per check", "vs PING"],
+        [
+            [
+                "drape.access.revoked (MGET of 2 keys)",
+                rate(check),
+                f"{1e6 / check:.1f}",
+                ratio(check, ping),
+            ],
+            ["redis PING, same connection (baseline)", rate(ping), f"{1e6 / ping:.1f}", "1.00x"],
+        ],
+        notes=[f"- best of 3 runs of {count:,} sequential calls."],
+    )
+
+
 async def main_async(args: argparse.Namespace) -> int:
     start_report("Sign-in and token checks", __doc__.split("\n\n")[1])
     raise_fd_limit()
@@ -138,6 +180,7 @@ async def main_async(args: argparse.Namespace) -> int:
             await conn.close()
         names = [f"au{i + 1:06d}" for i in range(USERS)]
         token_table(jwt_secret, ids[0], args.checks)
+        await revocation_table(redis_url, args.checks // 4)
 
         db_name = database_name(database_url)
         ceilings = [

@@ -29,6 +29,7 @@ import uvloop
 from aiohttp import web
 
 from db.common import KEYSET_TOP, encode_cursor, iso
+from db.notifications import REPEAT_WINDOW
 from db.posts import LIKE, SELECT_FEED
 from drape.settings import Settings
 
@@ -96,7 +97,7 @@ async def like(request: web.Request) -> web.Response:
         post_id = uuid.UUID(request.match_info["id"])
     except ValueError:
         raise web.HTTPNotFound() from None
-    row = await request.app[POOL].fetchrow(LIKE, me, post_id)
+    row = await request.app[POOL].fetchrow(LIKE, me, post_id, REPEAT_WINDOW)
     if row is None:
         raise web.HTTPNotFound()
     return json_response({"post_id": str(post_id), "liked": True, "like_count": row["like_count"]})

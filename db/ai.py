@@ -231,6 +231,7 @@ SELECT follower_id::text, followee_id::text FROM follows WHERE status = 'active'
 CANDIDATE_POSTS = """
 SELECT p.id::text, p.author_id::text FROM posts p JOIN users u ON u.id = p.author_id
 WHERE p.created_at > now() - make_interval(days => $2) AND u.is_active AND p.author_id <> $1
+  AND p.removed_at IS NULL AND p.hidden_at IS NULL
   AND (NOT u.is_private OR EXISTS (
       SELECT 1 FROM follows f
       WHERE f.follower_id = $1 AND f.followee_id = u.id AND f.status = 'active'))

@@ -92,8 +92,9 @@ RETURNING follower_id
 
 async def accept_request(
     pool: asyncpg.Pool, request_id: uuid.UUID, me: asyncpg.Record
-) -> tuple[uuid.UUID, dict[str, Any]] | None:
-    """Returns (follower id, the follower's notification), or None if no such request is mine."""
+) -> tuple[uuid.UUID, dict[str, Any] | None] | None:
+    """Returns (follower id, the follower's notification unless a repeat), or None if no such
+    request is mine."""
     async with pool.acquire() as conn, conn.transaction():
         follower = await conn.fetchval(ACCEPT, request_id, me["id"])
         if follower is None:
@@ -118,15 +119,18 @@ WITH accepted AS (
 ), counted AS (
     UPDATE users SET following_count = following_count + 1
     WHERE id IN (SELECT follower_id FROM accepted)
+), bumped AS (
+    UPDATE users SET follower_count = follower_count + (SELECT count(*) FROM accepted)
+    WHERE id = $1
 )
-UPDATE users SET follower_count = follower_count + (SELECT count(*) FROM accepted)
-WHERE id = $1
+SELECT follower_id FROM accepted
 """
 
 
-async def accept_all(pool: asyncpg.Pool, user_id: uuid.UUID) -> None:
-    """When an account goes public, its pending requests become follows."""
-    await pool.execute(ACCEPT_ALL, user_id)
+async def accept_all(pool: asyncpg.Pool, user_id: uuid.UUID) -> list[uuid.UUID]:
+    """When an account goes public, its pending requests become follows; returns the new
+    followers."""
+    return [r["follower_id"] for r in await pool.fetch(ACCEPT_ALL, user_id)]
 
 
 SELECT_FOLLOWERS = """

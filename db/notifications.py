@@ -14,9 +14,23 @@ import asyncpg
 
 from db.common import iso
 
+# A repeat (the same actor, type and post for the same recipient) within this many seconds of
+# the last notification about it does not notify again: like, unlike, like is one "like".
+REPEAT_WINDOW = 600
+NO_POST = uuid.UUID(int=0)  # notification_marks.post_id of a notification about no post
+
+# Claim the mark first: ON CONFLICT DO UPDATE ... WHERE decides on the latest committed mark
+# under its row lock, so of concurrent repeats exactly one notifies. Only then is the counter
+# bumped, so a skipped repeat leaves no hole in the seq.
 INSERT_NOTIFICATION = """
-WITH counter AS (
-    INSERT INTO notification_counters AS c (user_id, last_seq) VALUES ($1, 1)
+WITH mark AS (
+    INSERT INTO notification_marks AS m (user_id, actor_id, type, post_id, at)
+    VALUES ($1, $3, $2, coalesce($4::uuid, $6::uuid), now())
+    ON CONFLICT (user_id, actor_id, type, post_id) DO UPDATE SET at = excluded.at
+    WHERE m.at <= excluded.at - make_interval(secs => $7)
+    RETURNING user_id
+), counter AS (
+    INSERT INTO notification_counters AS c (user_id, last_seq) SELECT user_id, 1 FROM mark
     ON CONFLICT (user_id) DO UPDATE SET last_seq = c.last_seq + 1
     RETURNING last_seq
 )
@@ -34,10 +48,20 @@ async def notify(
     actor: asyncpg.Record | dict[str, Any],
     post_id: uuid.UUID | None = None,
     comment_id: uuid.UUID | None = None,
-) -> dict[str, Any]:
-    """Store a notification inside the caller's transaction; returns it as clients see it."""
-    row = await conn.fetchrow(INSERT_NOTIFICATION, user_id, type_, actor["id"], post_id, comment_id)
-    return notification_json(row, actor_username=actor["username"])
+) -> dict[str, Any] | None:
+    """Store a notification inside the caller's transaction; returns it as clients see it, or
+    None for a repeat within REPEAT_WINDOW."""
+    row = await conn.fetchrow(
+        INSERT_NOTIFICATION,
+        user_id,
+        type_,
+        actor["id"],
+        post_id,
+        comment_id,
+        NO_POST,
+        REPEAT_WINDOW,
+    )
+    return None if row is None else notification_json(row, actor_username=actor["username"])
 
 
 def notification_json(

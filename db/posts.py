@@ -12,12 +12,17 @@ import asyncpg
 from db import notifications, uploads
 from db.common import KEYSET_BOTTOM, KEYSET_TOP
 
+# Which posts (p) and comments (c) are shown at all (migrations/0007_moderation.sql): none a
+# moderator removed, and none hidden pending review unless the viewer ($1) wrote it.
+SHOWN = "(p.removed_at IS NULL AND (p.hidden_at IS NULL OR p.author_id = $1))"
+COMMENT_SHOWN = "(c.removed_at IS NULL AND (c.hidden_at IS NULL OR c.author_id = $1))"
+
 # Who may see an author's posts: everyone if the account is public; otherwise the author and
-# active followers. $1 is the viewer.
-VISIBLE = """
-(NOT u.is_private OR u.id = $1 OR EXISTS (
+# active followers; of those posts, the SHOWN ones. $1 is the viewer, u the author, p the post.
+VISIBLE = f"""
+({SHOWN} AND (NOT u.is_private OR u.id = $1 OR EXISTS (
     SELECT 1 FROM follows f
-    WHERE f.follower_id = $1 AND f.followee_id = u.id AND f.status = 'active'))
+    WHERE f.follower_id = $1 AND f.followee_id = u.id AND f.status = 'active')))
 """
 
 POST_FIELDS = """
@@ -75,7 +80,7 @@ async def get_visible_post(
 SELECT_AUTHOR_POSTS = f"""
 SELECT {POST_FIELDS}
 FROM posts p JOIN users u ON u.id = p.author_id
-WHERE p.author_id = $2 AND (p.created_at, p.id) < ($3, $4)
+WHERE p.author_id = $2 AND {SHOWN} AND (p.created_at, p.id) < ($3, $4)
 ORDER BY p.created_at DESC, p.id DESC
 LIMIT $5
 """
@@ -107,6 +112,7 @@ WITH authors AS (
     CROSS JOIN LATERAL (
         SELECT id, created_at FROM posts
         WHERE author_id = a.id AND (created_at, id) < ($2, $3)
+          AND removed_at IS NULL AND (hidden_at IS NULL OR author_id = $1)
         ORDER BY created_at DESC, id DESC
         LIMIT $4
     ) q
@@ -126,10 +132,16 @@ async def feed(
     return await pool.fetch(SELECT_FEED, viewer, created_at, post_id, limit)
 
 
+# A removed post is gone for its author too; a hidden one already left the count.
 DELETE_POST = """
-WITH d AS (DELETE FROM posts WHERE id = $1 AND author_id = $2 RETURNING author_id)
-UPDATE users SET post_count = greatest(post_count - 1, 0) WHERE id IN (SELECT author_id FROM d)
-RETURNING id
+WITH d AS (
+    DELETE FROM posts WHERE id = $1 AND author_id = $2 AND removed_at IS NULL
+    RETURNING author_id, hidden_at IS NULL AS counted
+), bump AS (
+    UPDATE users SET post_count = greatest(post_count - 1, 0)
+    WHERE id IN (SELECT author_id FROM d WHERE counted)
+)
+SELECT author_id FROM d
 """
 
 
@@ -163,7 +175,9 @@ FOR UPDATE OF p
 
 # A like is one statement (one round trip, atomic on its own): lock the visible post, insert the
 # like unless it exists, bump the counter, and store the author's notification with the next
-# seq. Concurrent likes of one post queue on the post's row lock, so the count stays exact.
+# seq unless one about this like is recent (db/notifications.py INSERT_NOTIFICATION: the same
+# mark, then the counter). Concurrent likes of one post queue on the post's row lock, so the
+# count stays exact.
 LIKE = f"""
 WITH post AS (
     SELECT p.id, p.author_id, p.like_count
@@ -178,9 +192,16 @@ WITH post AS (
     UPDATE posts SET like_count = like_count + 1
     WHERE id IN (SELECT post_id FROM liked)
     RETURNING like_count
+), mark AS (
+    INSERT INTO notification_marks AS m (user_id, actor_id, type, post_id, at)
+    SELECT author_id, $1, 'like', $2, now() FROM post
+    WHERE author_id <> $1 AND EXISTS (SELECT 1 FROM liked)
+    ON CONFLICT (user_id, actor_id, type, post_id) DO UPDATE SET at = excluded.at
+    WHERE m.at <= excluded.at - make_interval(secs => $3)
+    RETURNING user_id
 ), counter AS (
     INSERT INTO notification_counters AS c (user_id, last_seq)
-    SELECT author_id, 1 FROM post WHERE author_id <> $1 AND EXISTS (SELECT 1 FROM liked)
+    SELECT user_id, 1 FROM mark
     ON CONFLICT (user_id) DO UPDATE SET last_seq = c.last_seq + 1
     RETURNING user_id, last_seq
 ), note AS (
@@ -219,7 +240,7 @@ FROM post
 async def like(pool: asyncpg.Pool, post_id: uuid.UUID, actor_id: uuid.UUID) -> Change | None:
     """Idempotent: liking twice changes nothing the second time. None if not visible. The
     actor's username comes back in `extra` (no separate user lookup)."""
-    row = await pool.fetchrow(LIKE, actor_id, post_id)
+    row = await pool.fetchrow(LIKE, actor_id, post_id, notifications.REPEAT_WINDOW)
     if row is None:
         return None
     change = _like_change(post_id, row)
@@ -297,23 +318,29 @@ async def add_comment(
 SELECT_COMMENTS = f"""
 SELECT {COMMENT_FIELDS}
 FROM comments c JOIN users a ON a.id = c.author_id
-WHERE c.post_id = $1 AND (c.created_at, c.id) > ($2, $3)
+WHERE c.post_id = $2 AND a.is_active AND {COMMENT_SHOWN} AND (c.created_at, c.id) > ($3, $4)
 ORDER BY c.created_at, c.id
-LIMIT $4
+LIMIT $5
 """
 
 
 async def comments(
-    pool: asyncpg.Pool, post_id: uuid.UUID, after: tuple[Any, Any] | None, limit: int
+    pool: asyncpg.Pool,
+    post_id: uuid.UUID,
+    after: tuple[Any, Any] | None,
+    limit: int,
+    viewer: uuid.UUID | None = None,
 ) -> list[asyncpg.Record]:
+    """A page of the post's comments that `viewer` may see (hidden ones only to their author)."""
     created_at, comment_id = after or KEYSET_BOTTOM
-    return await pool.fetch(SELECT_COMMENTS, post_id, created_at, comment_id, limit)
+    return await pool.fetch(SELECT_COMMENTS, viewer, post_id, created_at, comment_id, limit)
 
 
-LOCK_COMMENT = """
-SELECT c.id, c.post_id, c.author_id, p.author_id AS post_author_id
-FROM comments c JOIN posts p ON p.id = c.post_id
-WHERE c.id = $1
+LOCK_COMMENT = f"""
+SELECT c.id, c.post_id, c.author_id, p.author_id AS post_author_id,
+       u.is_active AND {VISIBLE} AS post_visible, c.hidden_at IS NULL AS counted
+FROM comments c JOIN posts p ON p.id = c.post_id JOIN users u ON u.id = p.author_id
+WHERE c.id = $2 AND {COMMENT_SHOWN}
 FOR UPDATE OF p
 """
 
@@ -322,15 +349,16 @@ async def delete_comment(
     pool: asyncpg.Pool, comment_id: uuid.UUID, actor_id: uuid.UUID
 ) -> Change | bool | None:
     """The comment's author and the post's owner may delete it. Returns None if there is no
-    such comment, False if the actor may not, else the change."""
+    such comment or it is under a post the actor may not see (whose existence must not show),
+    False if the actor may not, else the change."""
     async with pool.acquire() as conn, conn.transaction():
-        row = await conn.fetchrow(LOCK_COMMENT, comment_id)
+        row = await conn.fetchrow(LOCK_COMMENT, actor_id, comment_id)
         if row is None:
             return None
         if actor_id not in (row["author_id"], row["post_author_id"]):
-            return False
+            return False if row["post_visible"] else None
         await conn.execute("DELETE FROM comments WHERE id = $1", comment_id)
-        count = await conn.fetchval(BUMP_COMMENTS, row["post_id"], -1)
+        count = await conn.fetchval(BUMP_COMMENTS, row["post_id"], -1 if row["counted"] else 0)
         return Change(
             post_id=row["post_id"],
             author_id=row["post_author_id"],

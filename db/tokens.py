@@ -65,6 +65,14 @@ class Outcome(Enum):
     REUSED = "reused"  # an already-rotated or revoked token: the family is now revoked
 
 
+@dataclass(frozen=True, slots=True)
+class Rotation:
+    outcome: Outcome
+    user_id: uuid.UUID | None = None
+    family_id: uuid.UUID | None = None
+    issued: Issued | None = None
+
+
 SELECT_FOR_ROTATION = """
 SELECT t.id, t.user_id, t.family_id, t.used_at, t.revoked_at, t.expires_at < now() AS expired,
        u.is_active
@@ -82,19 +90,19 @@ UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at
 
 async def rotate(
     pool: asyncpg.Pool, token: str, *, ttl: int, user_agent: str = "", ip: str | None = None
-) -> tuple[Outcome, uuid.UUID | None, Issued | None]:
+) -> Rotation:
     """Exchange a refresh token for a new one of the same family, once."""
     async with pool.acquire() as conn, conn.transaction():
         row = await conn.fetchrow(SELECT_FOR_ROTATION, token_hash(token))
         if row is None:
-            return Outcome.UNKNOWN, None, None
+            return Rotation(Outcome.UNKNOWN)
         if row["used_at"] is not None or row["revoked_at"] is not None:
             # Someone presents a token that was already exchanged: either the client or a thief
             # holds a copy. Revoke every token of the family so both must sign in again.
             await conn.execute(REVOKE_FAMILY, row["family_id"])
-            return Outcome.REUSED, row["user_id"], None
+            return Rotation(Outcome.REUSED, row["user_id"], row["family_id"])
         if row["expired"] or not row["is_active"]:
-            return Outcome.EXPIRED, row["user_id"], None
+            return Rotation(Outcome.EXPIRED, row["user_id"], row["family_id"])
         await conn.execute(MARK_USED, row["id"])
         issued = await issue(
             conn,
@@ -105,7 +113,7 @@ async def rotate(
             user_agent=user_agent,
             ip=ip,
         )
-        return Outcome.ROTATED, row["user_id"], issued
+        return Rotation(Outcome.ROTATED, row["user_id"], row["family_id"], issued)
 
 
 async def revoke_family(pool: asyncpg.Pool, family_id: uuid.UUID, user_id: uuid.UUID) -> int:
@@ -118,3 +126,42 @@ FAMILY_OF = "SELECT family_id FROM refresh_tokens WHERE token_hash = $1 AND user
 
 async def family_of(pool: asyncpg.Pool, token: str, user_id: uuid.UUID) -> uuid.UUID | None:
     return await pool.fetchval(FAMILY_OF, token_hash(token), user_id)
+
+
+REVOKE_OTHER_FAMILIES = """
+UPDATE refresh_tokens SET revoked_at = now()
+WHERE user_id = $1 AND revoked_at IS NULL AND family_id IS DISTINCT FROM $2
+RETURNING family_id
+"""
+
+
+async def revoke_other_families(
+    conn: asyncpg.Connection | asyncpg.Pool, user_id: uuid.UUID, keep: uuid.UUID | None
+) -> set[uuid.UUID]:
+    """Revoke every session of the account but `keep` (all of them when None); returns the
+    sessions that were still live, so their access tokens can be refused too."""
+    return {r["family_id"] for r in await conn.fetch(REVOKE_OTHER_FAMILIES, user_id, keep)}
+
+
+LIVE_SESSIONS = """
+SELECT family_id AS id, min(created_at) AS created_at, max(created_at) AS last_used_at,
+       (array_agg(user_agent ORDER BY created_at DESC))[1] AS user_agent
+FROM refresh_tokens
+WHERE user_id = $1
+GROUP BY family_id
+HAVING bool_or(revoked_at IS NULL AND used_at IS NULL AND expires_at > now())
+ORDER BY max(created_at) DESC
+LIMIT 200
+"""
+
+
+async def live_sessions(pool: asyncpg.Pool, user_id: uuid.UUID) -> list[asyncpg.Record]:
+    """The account's sessions that can still refresh: one row per family, newest use first."""
+    return await pool.fetch(LIVE_SESSIONS, user_id)
+
+
+OWNS_FAMILY = "SELECT EXISTS (SELECT 1 FROM refresh_tokens WHERE family_id = $1 AND user_id = $2)"
+
+
+async def owns_family(pool: asyncpg.Pool, family_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+    return bool(await pool.fetchval(OWNS_FAMILY, family_id, user_id))

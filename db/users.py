@@ -10,7 +10,7 @@ import asyncpg
 USER_COLUMNS = """
 id, email, username, firebase_uid, password_hash, display_name, bio, avatar_url, website, locale,
 timezone, role, is_verified, is_private, is_active, preferences, follower_count, following_count,
-post_count, last_login_at, created_at, updated_at
+post_count, last_login_at, created_at, updated_at, email_verified_at, pending_email
 """
 
 INSERT_USER = f"""
@@ -72,6 +72,21 @@ async def get_by_firebase_uid(
     return await conn.fetchrow(SELECT_BY_FIREBASE_UID, uid)
 
 
+class LinkNeedsProof(Exception):
+    """An account holds this email without having verified it."""
+
+    def __init__(self, user_id: uuid.UUID) -> None:
+        super().__init__("the account with this email has not verified it")
+        self.user_id = user_id
+
+
+SELECT_BY_EMAIL = f"SELECT {USER_COLUMNS} FROM users WHERE lower(email) = lower($1)"
+
+
+async def get_by_email(pool: asyncpg.Pool, email: str) -> asyncpg.Record | None:
+    return await pool.fetchrow(SELECT_BY_EMAIL, email)
+
+
 SELECT_BY_EMAIL_FOR_UPDATE = f"""
 SELECT {USER_COLUMNS} FROM users WHERE lower(email) = lower($1) FOR UPDATE
 """
@@ -92,9 +107,12 @@ async def link_or_create_firebase_user(
     email_verified: bool,
     display_name: str,
     username: str,
+    proven: uuid.UUID | None = None,
 ) -> tuple[asyncpg.Record, bool]:
-    """Find the user by Firebase uid; else link an account with the same verified email; else
-    create one. Returns (user, created)."""
+    """Find the user by Firebase uid; else link the account with the same email, if that
+    account verified its email or the caller proved its password (`proven`); else create one.
+    Returns (user, created); raises LinkNeedsProof for an account whose email is unverified:
+    anyone can register an address they do not own, so it proves nothing."""
     async with pool.acquire() as conn, conn.transaction():
         user = await get_by_firebase_uid(conn, uid)
         if user is not None:
@@ -102,6 +120,8 @@ async def link_or_create_firebase_user(
         if email and email_verified:
             existing = await conn.fetchrow(SELECT_BY_EMAIL_FOR_UPDATE, email)
             if existing is not None and existing["firebase_uid"] is None:
+                if existing["email_verified_at"] is None and existing["id"] != proven:
+                    raise LinkNeedsProof(existing["id"])
                 return await conn.fetchrow(LINK_FIREBASE, existing["id"], uid), False
             if existing is not None:
                 email = None  # that address belongs to another Firebase identity
@@ -130,8 +150,10 @@ async def touch_login(pool: asyncpg.Pool, user_id: uuid.UUID) -> None:
 SET_PASSWORD_HASH = "UPDATE users SET password_hash = $2 WHERE id = $1"
 
 
-async def set_password_hash(pool: asyncpg.Pool, user_id: uuid.UUID, password_hash: str) -> None:
-    await pool.execute(SET_PASSWORD_HASH, user_id, password_hash)
+async def set_password_hash(
+    conn: asyncpg.Connection | asyncpg.Pool, user_id: uuid.UUID, password_hash: str
+) -> None:
+    await conn.execute(SET_PASSWORD_HASH, user_id, password_hash)
 
 
 UPDATABLE = (
@@ -144,7 +166,6 @@ UPDATABLE = (
     "is_private",
     "preferences",
     "username",
-    "email",
 )
 
 

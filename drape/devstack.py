@@ -92,6 +92,7 @@ def resolve_environment(stack: ExitStack, *, embedded: bool, data: Path) -> dict
         env["REDIS_URL"] = embedded_redis(stack, data)
 
     env["OBJECT_STORE_URL"] = os.environ.get("OBJECT_STORE_URL", f"file://{data / 'objects'}")
+    env["MAIL_OUTBOX"] = os.environ.get("MAIL_OUTBOX", str(data / "outbox"))
     return env
 
 

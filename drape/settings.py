@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
+from urllib.parse import urlsplit
 
 DEV_JWT_SECRET = "drape-local-development-secret-change-me"
+ORIGIN = re.compile(r"^[a-z][a-z0-9+.-]*://[^/?#\s]+$")  # what browsers send: scheme://host[:port]
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,6 +47,8 @@ class Settings:
     )
 
     socketio_channel: str = "drape-socketio"
+    # The web origins whose pages may call the API and open sockets (see allows_origin). Phones
+    # send no Origin and are not concerned.
     cors_origins: tuple[str, ...] = ()
     arq_queue: str = "arq:queue"
     job_timeout: int = 300
@@ -52,6 +59,56 @@ class Settings:
     # and scanning them again on every collection costs latency under load.
     gc_freeze: bool = True
 
+    # Home timelines (drape/timelines.py): GET /v1/feed reads a Redis sorted set per reader,
+    # filled on write (false: pages are merged by Postgres at read time; the timelines that
+    # exist are still written, so they are right when this is turned back on). A
+    # timeline holds the newest TIMELINE_SIZE posts and lives TIMELINE_TTL seconds after its
+    # owner's last read; authors with more followers than TIMELINE_FANOUT_MAX_FOLLOWERS are
+    # merged at read time instead of written to every follower's timeline.
+    timelines: bool = True
+    timeline_size: int = 800
+    timeline_ttl: int = 14 * 24 * 3600
+    timeline_fanout_max_followers: int = 10_000
+
+    # Rate limits (server/ratelimit.py): RATE_<ACTION>_ACCOUNT and RATE_<ACTION>_ADDRESS actions
+    # per RATE_<ACTION>_WINDOW seconds, per account and per client address; 0 turns one off.
+    # Nobody using the app by hand meets them. Many people can share an address (a carrier's
+    # NAT, an office), so address limits are ten times the account ones.
+    rate_register_address: int = 10
+    rate_register_window: int = 3600
+    rate_comment_account: int = 30
+    rate_comment_address: int = 300
+    rate_comment_window: int = 60
+    rate_like_account: int = 120
+    rate_like_address: int = 1200
+    rate_like_window: int = 60
+    rate_follow_account: int = 60
+    rate_follow_address: int = 600
+    rate_follow_window: int = 60
+    # Every request that starts a worker job (recommendations, style analysis, explore, avatars).
+    rate_job_account: int = 20
+    rate_job_address: int = 200
+    rate_job_window: int = 600
+    rate_report_account: int = 10
+    rate_report_address: int = 100
+    rate_report_window: int = 3600
+    # Moderation (server/routes/reports.py): a post or comment reported by this many distinct
+    # accounts is hidden from everyone but its author until an admin reviews it (0: never).
+    report_hide_threshold: int = 5
+    # A file of words refused in names, bios, captions and comments, one a line, added to the
+    # list shipped in drape/data/blocked_words.txt (drape/textfilter.py).
+    blocked_words_file: str = ""
+    # Networks (CIDR) of the proxies in front of the web processes, e.g. the ingress pods. A
+    # request from one of them counts against the address it forwarded (X-Forwarded-For);
+    # without this, behind a proxy every client would share the proxy's address.
+    trusted_proxies: tuple[str, ...] = ()
+
+    # smtp://[user:pass@]host[:port][?starttls=true], or smtps:// for implicit TLS. Empty: each
+    # message is written as an .eml file under mail_outbox instead (what `make run` does).
+    smtp_url: str = ""
+    mail_from: str = "Drape <no-reply@drape.local>"
+    mail_outbox: str = ".data/outbox"
+
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -59,6 +116,38 @@ class Settings:
             object.__setattr__(self, "public_url", f"http://{self.host}:{self.port}")
         if self.environment == "production" and self.jwt_secret == DEV_JWT_SECRET:
             raise ValueError("JWT_SECRET must be set in production")
+        for origin in self.cors_origins:
+            if origin != "*" and not ORIGIN.match(origin):
+                raise ValueError(
+                    f"CORS_ORIGINS: {origin!r} is not an origin (scheme://host[:port])"
+                )
+        for f in fields(self):
+            if f.name.startswith("rate_"):
+                least = 1 if f.name.endswith("_window") else 0  # a count of 0 is no limit
+                if getattr(self, f.name) < least:
+                    raise ValueError(f"{f.name.upper()} must be at least {least}")
+        for network in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(f"TRUSTED_PROXIES: {network!r} is not a network") from None
+        if self.environment == "production" and "*" in self.cors_origins:
+            raise ValueError("CORS_ORIGINS must name the allowed origins in production, not *")
+
+    def allows_origin(self, origin: str | None) -> bool:
+        """Whether a browser page from `origin` may use the API and Socket.IO: one of
+        CORS_ORIGINS ("*": any, refused in production); with none configured, a page served
+        from this machine in development, and none in production."""
+        if not origin:
+            return False
+        if self.cors_origins:
+            return origin in self.cors_origins or "*" in self.cors_origins
+        if self.environment == "production":
+            return False
+        try:
+            return urlsplit(origin).hostname in LOCAL_HOSTS
+        except ValueError:  # not even a URL
+            return False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

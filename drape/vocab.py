@@ -56,3 +56,26 @@ COLOR_FAMILIES = (
 )
 GENDERS = ("female", "male", "non_binary", "other", "undisclosed")
 SIZE_KEYS = ("top", "bottom", "dress", "shoe", "outerwear", "waist", "inseam")
+
+# Moderation (migrations/0007_moderation.sql): what can be reported, why, and what an admin
+# resolving a report does about it.
+REPORT_TARGETS = ("user", "post", "comment")
+REPORT_REASONS = (
+    "spam",
+    "harassment",
+    "hate",
+    "nudity",
+    "violence",
+    "self_harm",
+    "intellectual_property",
+    "other",
+)
+REPORT_RESOLUTIONS = ("dismiss", "remove_content", "suspend_user")
+# Every row of moderation_actions: the resolutions, and what happens outside a resolution.
+MODERATION_ACTIONS = (
+    *REPORT_RESOLUTIONS,
+    "unsuspend_user",
+    "hide",
+    "grant_admin",
+    "revoke_admin",
+)

@@ -3,29 +3,55 @@
 Every handler checks authorization itself: the socket's user comes from its verified token, a
 post room is joined only if that user may see the post, an avatar session only for one's own
 avatar. Each reads like a route handler: validate, call `db/` or `drape/`, answer.
+
+Authorization follows the truth while a socket stays open: a socket lives only as long as its
+access token (`auth:refresh` extends it with a fresh one) and its session; sessions ended
+anywhere and access lost to an author's posts reach every process over the control channel
+(drape/access.py), and the sockets concerned are told (`session:ended`, `post:unsubscribed`)
+and disconnected or taken out of the rooms.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 import socketio
+from redis.asyncio import Redis
 
 from db import avatars as db_avatars
 from db import notifications as db_notifications
 from db import posts as db_posts
-from drape import avatar_live
+from drape import access, avatar_live
 from drape.avatar_inputs import AvatarInputError
 from drape.settings import Settings
-from drape.tokens import InvalidToken, verify_access_token
+from drape.tokens import AccessClaims, InvalidToken, verify_access_token
 from realtime.context import Backends
 from realtime.metrics import SOCKET_EVENTS, SOCKETS_CONNECTED
 from realtime.ratelimit import EventHandler, EventLimiter, error, guarded
 from realtime.rooms import post_room, user_room
 
+log = logging.getLogger(__name__)
+
 MAX_POST_ROOMS = 200
 SYNC_LIMIT = 500
+SWEEP_EVERY = 0.5  # seconds between checks of token expiry
+RECHECK_REVOKED_EVERY = 30  # sweeps between checks of every socket's session in Redis
+
+
+@dataclass(slots=True)
+class Conn:
+    """What this process knows of one of its sockets."""
+
+    user_id: uuid.UUID
+    session_id: uuid.UUID | None
+    expires_at: float
+    posts: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)  # post room -> its author
 
 
 def _uuid(data: Any, key: str) -> uuid.UUID | None:
@@ -42,13 +68,16 @@ class Events(socketio.AsyncNamespace):
     Each runs inside `guarded` (rate limit, one `data` argument, an error ack on failure); an
     event with no handler is answered `unknown_event` and still counts against the limit."""
 
-    CLIENT_EVENTS = ("subscribe", "unsubscribe", "sync", "avatar:session", "avatar:set")
+    CLIENT_EVENTS = (
+        "subscribe", "unsubscribe", "sync", "avatar:session", "avatar:set", "auth:refresh",
+    )  # fmt: skip
 
     def __init__(self, settings: Settings, limiter: EventLimiter | None = None) -> None:
         super().__init__("/")
         self.settings = settings
         self.limiter = limiter or EventLimiter()
         self._backends: Backends | None = None
+        self.conns: dict[str, Conn] = {}
         self._handlers: dict[str, EventHandler] = {
             name: getattr(self, "on_" + name.replace(":", "_")) for name in self.CLIENT_EVENTS
         }
@@ -73,40 +102,65 @@ class Events(socketio.AsyncNamespace):
         if event == "disconnect":
             return await self.on_disconnect(*args)
         sid, rest = args[0], args[1:]
+        conn = self.conns.get(sid)
+        if conn is not None and conn.expires_at < time.time():
+            await self.end(sid, "token_expired")
+            return error("token_expired", "the access token expired; reconnect with a fresh one")
         handler = self._handlers.get(event)
         label = event if handler is not None else "unknown"
         return await guarded(self.server, self.limiter, label, handler or self._unknown, sid, rest)
 
-    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
-        token = auth.get("token") if isinstance(auth, dict) else None
+    async def _claims(self, token: Any) -> tuple[AccessClaims | None, str]:
+        """The token's claims if it may open or extend a socket now; else (None, why)."""
         if not isinstance(token, str):
-            raise socketio.exceptions.ConnectionRefusedError("unauthorized: no token")
+            return None, "no token"
         try:
             claims = verify_access_token(self.settings, token)
         except InvalidToken:
-            raise socketio.exceptions.ConnectionRefusedError(
-                "unauthorized: invalid token"
-            ) from None
+            return None, "invalid token"
+        if await access.revoked(self.backends.redis, claims) is not None:
+            return None, "session ended"
         active = await self.backends.pool.fetchval(
             "SELECT is_active FROM users WHERE id = $1", claims.user_id
         )
-        if not active:
-            raise socketio.exceptions.ConnectionRefusedError("unauthorized: no such account")
-        await self.save_session(sid, {"user_id": str(claims.user_id)})
+        return (claims, "") if active else (None, "no such account")
+
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        claims, why = await self._claims(auth.get("token") if isinstance(auth, dict) else None)
+        if claims is None:
+            raise socketio.exceptions.ConnectionRefusedError(f"unauthorized: {why}")
+        self.conns[sid] = Conn(claims.user_id, claims.session_id, claims.expires_at)
         await self.enter_room(sid, user_room(claims.user_id))
         SOCKETS_CONNECTED.inc()
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         self.limiter.forget(sid)
-        SOCKETS_CONNECTED.dec()
+        if self.conns.pop(sid, None) is not None:
+            SOCKETS_CONNECTED.dec()
+
+    async def on_auth_refresh(self, sid: str, data: Any) -> dict[str, Any]:
+        """A fresh access token of the same account keeps the socket open past the old one's
+        expiry (send it a minute or so before)."""
+        if not isinstance(data, dict) or not isinstance(data.get("token"), str):
+            return error("invalid", "send {token: <a fresh access token>}")
+        claims, why = await self._claims(data["token"])
+        conn = self.conns[sid]
+        if claims is None or claims.user_id != conn.user_id:
+            return error("unauthorized", why or "a token of another account")
+        conn.session_id, conn.expires_at = claims.session_id, claims.expires_at
+        return {"ok": True, "expires_at": claims.expires_at}
+
+    async def end(self, sid: str, reason: str) -> None:
+        """Tell the socket why, then disconnect it (the client does not reconnect by itself)."""
+        await self.emit("session:ended", {"reason": reason}, to=sid)
+        await self.disconnect(sid)
 
     async def _unknown(self, sid: str, data: Any) -> dict[str, Any]:
         SOCKET_EVENTS.labels("unknown", "ignored").inc()
         return error("unknown_event", "no such event")
 
     async def _user(self, sid: str) -> uuid.UUID:
-        session = await self.get_session(sid)
-        return uuid.UUID(session["user_id"])
+        return self.conns[sid].user_id
 
     async def on_subscribe(self, sid: str, data: Any) -> dict[str, Any]:
         post_id = _uuid(data, "post_id")
@@ -117,29 +171,22 @@ class Events(socketio.AsyncNamespace):
         if post is None:
             SOCKET_EVENTS.labels("subscribe", "refused").inc()
             return error("not_found", "no such post, or you may not see it")
-        if not await self._count_room(sid, post_room(post_id)):
+        posts = self.conns[sid].posts
+        if post_id not in posts and len(posts) >= MAX_POST_ROOMS:
             return error("too_many", f"at most {MAX_POST_ROOMS} posts at once; unsubscribe first")
+        # Counted here: sio.rooms(sid) scans every room of the server, which made connect
+        # storms quadratic (bench/fanout.py).
+        posts[post_id] = post["author_id"]
         await self.enter_room(sid, post_room(post_id))
         SOCKET_EVENTS.labels("subscribe", "ok").inc()
         counts = {k: post[k] for k in ("like_count", "comment_count")}
         return {"ok": True, "post_id": str(post_id), **counts}
 
-    async def _count_room(self, sid: str, room: str) -> bool:
-        """Post rooms are counted in the session: sio.rooms(sid) scans every room of the server,
-        which made connect storms quadratic (bench/fanout.py)."""
-        async with self.session(sid) as session:
-            mine: set[str] = session.setdefault("post_rooms", set())
-            if room not in mine and len(mine) >= MAX_POST_ROOMS:
-                return False
-            mine.add(room)
-        return True
-
     async def on_unsubscribe(self, sid: str, data: Any) -> dict[str, Any]:
         post_id = _uuid(data, "post_id")
         if post_id is None:
             return error("invalid", "send {post_id: <uuid>}")
-        async with self.session(sid) as session:
-            session.get("post_rooms", set()).discard(post_room(post_id))
+        self.conns[sid].posts.pop(post_id, None)
         await self.leave_room(sid, post_room(post_id))
         return {"ok": True, "post_id": str(post_id)}
 
@@ -182,7 +229,7 @@ class Events(socketio.AsyncNamespace):
         measurements, custom = data.get("measurements") or {}, data.get("customization") or {}
         if not isinstance(measurements, dict) or not isinstance(custom, dict):
             return error("invalid", "measurements and customization are objects")
-        owner = uuid.UUID(session["user_id"])
+        owner = self.conns[sid].user_id
         base = await self._avatar_state(avatar_id, owner)
         if base is None:
             return error("not_found", "no such avatar of yours")
@@ -207,3 +254,80 @@ class Events(socketio.AsyncNamespace):
         if row is None:
             return None
         return {"measurements": row["measurements"], "customization": row["customization"]}
+
+    # Control messages from every process (drape/access.py) ------------------------------------
+
+    async def control(self, message: dict[str, Any]) -> None:
+        if message.get("op") == "end":
+            sessions, users = set(message["sessions"]), set(message["users"])
+            for sid, conn in list(self.conns.items()):
+                if str(conn.session_id) in sessions or str(conn.user_id) in users:
+                    await self.end(sid, str(message.get("reason") or "signed_out"))
+        elif message.get("op") == "recheck":
+            viewers = message.get("viewers")
+            await self.recheck(
+                uuid.UUID(message["author"]), None if viewers is None else set(viewers)
+            )
+
+    async def recheck(self, author: uuid.UUID, viewers: set[str] | None) -> None:
+        """Take sockets out of `author`'s post rooms where their user may no longer see."""
+        for sid, conn in list(self.conns.items()):
+            watched = [p for p, a in conn.posts.items() if a == author]
+            if not watched or (viewers is not None and str(conn.user_id) not in viewers):
+                continue
+            rows = await db_posts.visible_posts(self.backends.pool, conn.user_id, watched)
+            visible = {r["id"] for r in rows}
+            for post_id in watched:
+                if post_id not in visible and sid in self.conns:
+                    conn.posts.pop(post_id, None)
+                    await self.leave_room(sid, post_room(post_id))
+                    payload = {"post_id": str(post_id), "reason": "access_lost"}
+                    await self.emit("post:unsubscribed", payload, to=sid)
+
+    async def listen(self, redis_url: str) -> None:
+        """Follow the control channel until cancelled, reconnecting after a lost connection
+        (the sweep's periodic check of sessions covers what a gap may have dropped)."""
+        channel = access.control_channel(self.settings)
+        while True:
+            client = Redis.from_url(redis_url)
+            try:
+                async with client.pubsub() as pubsub:
+                    await pubsub.subscribe(channel)
+                    async for message in pubsub.listen():
+                        if message.get("type") == "message":
+                            await self._safely(self.control, orjson.loads(message["data"]))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("control channel lost; reconnecting", exc_info=True)
+                await asyncio.sleep(0.5)
+            finally:
+                await client.aclose()
+
+    async def sweep(self) -> None:
+        """End sockets whose token expired; now and then check every session in Redis."""
+        ticks = 0
+        while True:
+            await asyncio.sleep(SWEEP_EVERY)
+            ticks += 1
+            now = time.time()
+            for sid, conn in list(self.conns.items()):
+                if conn.expires_at < now:
+                    await self._safely(self.end, sid, "token_expired")
+            if ticks % RECHECK_REVOKED_EVERY == 0 and self._backends is not None:
+                await self._safely(self._end_revoked)
+
+    async def _end_revoked(self) -> None:
+        conns = list(self.conns.items())
+        claims = [AccessClaims(c.user_id, c.session_id, int(c.expires_at)) for _, c in conns]
+        reasons = await access.revoked_many(self.backends.redis, claims)
+        for (sid, _), reason in zip(conns, reasons, strict=True):
+            if reason is not None:
+                await self.end(sid, reason)
+
+    @staticmethod
+    async def _safely(fn: Any, *args: Any) -> None:
+        try:
+            await fn(*args)
+        except Exception:
+            log.exception("socket control step failed")

@@ -51,7 +51,7 @@ def create_sio(settings: Settings) -> socketio.AsyncServer:
     sio = AsyncServer(
         async_mode="aiohttp",
         client_manager=manager,
-        cors_allowed_origins=list(settings.cors_origins) or "*",
+        cors_allowed_origins=settings.allows_origin,  # called only for requests with an Origin
         ping_interval=20,
         ping_timeout=20,
         max_http_buffer_size=64 * 1024,
@@ -72,10 +72,20 @@ def setup_realtime(
     events = Events(settings)
     sio.register_namespace(events)
 
-    async def bind(app: web.Application) -> None:
-        events.bind(backends(app))
+    tasks: list[asyncio.Task[None]] = []
 
-    app.on_startup.append(bind)
+    async def start(app: web.Application) -> None:
+        events.bind(backends(app))
+        tasks.append(asyncio.create_task(events.listen(settings.redis_url)))
+        tasks.append(asyncio.create_task(events.sweep()))
+
+    async def stop_tasks(app: web.Application) -> None:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    app.on_startup.append(start)
+    app.on_cleanup.append(stop_tasks)
     sio.attach(app)
 
     async def stop(app: web.Application) -> None:

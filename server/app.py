@@ -11,6 +11,7 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from db.pool import create_pool
+from drape import textfilter
 from drape.queue import create_queue
 from drape.settings import Settings
 from drape.storage import open_store
@@ -19,7 +20,7 @@ from realtime.server import setup_realtime
 from server.auth import ACTIVE_CACHE
 from server.context import ARQ, FIREBASE, HTTP, POOL, REDIS, SETTINGS, STORE
 from server.firebase import FirebaseVerifier
-from server.middleware import problems, request_context
+from server.middleware import answer_headers, cors_preflight, problems, request_context
 from server.routes import setup_routes
 
 log = logging.getLogger(__name__)
@@ -28,9 +29,11 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(
         client_max_size=settings.client_max_size,
-        middlewares=[request_context, problems],
+        middlewares=[request_context, cors_preflight, problems],
     )
+    app.on_response_prepare.append(answer_headers)
     app[SETTINGS] = settings
+    textfilter.for_settings(settings)  # a bad BLOCKED_WORDS_FILE stops start-up, not a request
     app[ACTIVE_CACHE] = {}
     app.cleanup_ctx.extend([_postgres, _redis, _object_store, _http_client])
     setup_routes(app)

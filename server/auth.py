@@ -7,8 +7,9 @@ import uuid
 
 from aiohttp import web
 
+from drape import access
 from drape.tokens import AccessClaims, InvalidToken, verify_access_token
-from server.context import POOL, SETTINGS
+from server.context import POOL, REDIS, SETTINGS
 from server.errors import Problem
 
 CLAIMS_KEY = web.RequestKey("claims", object)
@@ -63,9 +64,23 @@ ACTIVE_TTL = 30.0
 ACTIVE_CACHE = web.AppKey("active_users", dict)
 
 
+SIGNED_OUT = {
+    "signed_out": "This session was signed out.",
+    "password_changed": "The password was changed; sign in again with the new one.",
+    "session_revoked": "This session was ended from another device.",
+    "account_deleted": "This account was deleted.",
+    "account_suspended": "This account is suspended.",
+    "token_reused": "This session was ended because its refresh token was used twice.",
+}
+
+
 async def require_active_user(request: web.Request) -> AccessClaims:
-    """require_user, plus: the account still exists and is active (cached per process)."""
+    """require_user, plus: its session was not ended (checked in Redis on every request) and
+    the account still exists and is active (cached per process)."""
     claims = require_user(request)
+    reason = await access.revoked(request.app[REDIS], claims)
+    if reason is not None:
+        raise _unauthorized(SIGNED_OUT.get(reason, SIGNED_OUT["signed_out"]))
     cache: dict[uuid.UUID, tuple[bool, float]] = request.app[ACTIVE_CACHE]
     now = time.monotonic()
     hit = cache.get(claims.user_id)

@@ -16,3 +16,8 @@ HTTP_LATENCY = Histogram(
 )
 HTTP_IN_FLIGHT = Gauge("drape_http_requests_in_flight", "HTTP requests being served")
 JOBS_ENQUEUED = Counter("drape_jobs_enqueued_total", "Background jobs enqueued", ["kind"])
+RATE_LIMITED = Counter(
+    "drape_rate_limited_total",
+    "Actions refused by a rate limit, or let through unchecked while Redis was away",
+    ["action", "scope"],  # scope: account, address, or unchecked
+)

@@ -1,4 +1,5 @@
-"""Request ids, structured request logs, metrics and problem+json for every failure."""
+"""Request ids, structured request logs, metrics, problem+json for every failure, and the
+headers every answer carries: security headers, CORS for the configured origins, no versions."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from pydantic import ValidationError
 
 from drape.logs import request_id
 from drape.storage import StoreUnavailable
+from server.context import SETTINGS
 from server.errors import Problem, from_constraint, from_validation_error
 from server.metrics import HTTP_IN_FLIGHT, HTTP_LATENCY, HTTP_REQUESTS
 
@@ -114,3 +116,60 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
     except Exception:
         log.exception("unhandled error")
         return Problem(500, "Something went wrong on our side.").response()
+
+
+# Engine.IO answers its own CORS (realtime/server.py hands it the same origin check).
+SOCKETIO_PREFIX = "/socket.io/"
+# An API answer is data, never a page: nothing in it may run or be framed. The docs page runs
+# its own scripts and styles (swagger-ui, some inline) and is kept out of frames only.
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+DOCS_CSP = "frame-ancestors 'none'"
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+CORS_METHODS = "GET, HEAD, POST, PUT, PATCH, DELETE"
+CORS_HEADERS = "Authorization, Content-Type, X-Request-ID"
+CORS_EXPOSE = "Retry-After, WWW-Authenticate, X-Request-ID"
+CORS_MAX_AGE = "600"
+
+
+@web.middleware
+async def cors_preflight(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Answer a browser's CORS preflight: 204 for an allowed origin, 403 for any other."""
+    if (
+        request.method != "OPTIONS"
+        or "Access-Control-Request-Method" not in request.headers
+        or request.path.startswith(SOCKETIO_PREFIX)
+    ):
+        return await handler(request)
+    if not request.app[SETTINGS].allows_origin(request.headers.get("Origin")):
+        return Problem(403, "Pages from this origin may not call the API.").response()
+    return web.Response(
+        status=204,
+        headers={
+            "Access-Control-Allow-Methods": CORS_METHODS,
+            "Access-Control-Allow-Headers": CORS_HEADERS,
+            "Access-Control-Max-Age": CORS_MAX_AGE,
+        },
+    )
+
+
+async def answer_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """on_response_prepare: on every answer, also those no handler or middleware made."""
+    h = response.headers
+    h.update(SECURITY_HEADERS)
+    h["Server"] = "drape"  # aiohttp's default names Python's and its own versions
+    docs = request.path == "/docs" or request.path.startswith("/docs/")
+    h["Content-Security-Policy"] = DOCS_CSP if docs else API_CSP
+    if request.path.startswith("/v1/"):
+        # Tokens, account data, signed object URLs: nothing under /v1 is for a shared cache.
+        h.setdefault("Cache-Control", "no-store")
+    if request.path.startswith(SOCKETIO_PREFIX):
+        return
+    h["Vary"] = ", ".join([*h.getall("Vary", []), "Origin"])
+    origin = request.headers.get("Origin")
+    if origin is not None and request.app[SETTINGS].allows_origin(origin):
+        h["Access-Control-Allow-Origin"] = origin
+        h["Access-Control-Expose-Headers"] = CORS_EXPOSE

@@ -19,6 +19,7 @@ from aiohttp import web
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic.json_schema import models_json_schema
 
+from server import ratelimit
 from server.errors import Problem, from_validation_error, invalid
 from server.params import USERNAME_PATTERN
 
@@ -41,6 +42,8 @@ class Endpoint:
     extra_responses: dict[int, type[BaseModel]] = field(default_factory=dict)
     content_type: str = "application/json"
     optional_body: bool = False
+    # Counted against this action's rate limits (server/ratelimit.py) before anything else.
+    limit: ratelimit.Action | None = None
 
 
 JSON_MEDIA_TYPE = re.compile(r"^application/(?:[a-z0-9.+-]+\+)?json$")
@@ -160,6 +163,7 @@ def endpoint(
     extra_responses: dict[int, type[BaseModel]] | None = None,
     content_type: str = "application/json",
     optional_body: bool = False,
+    limit: ratelimit.Action | None = None,
 ) -> Callable[[Handler], Handler]:
     spec = Endpoint(
         summary=summary,
@@ -173,15 +177,19 @@ def endpoint(
         extra_responses=extra_responses or {},
         content_type=content_type,
         optional_body=optional_body,
+        limit=limit,
     )
 
     def wrap(handler: Handler) -> Handler:
         @functools.wraps(handler)
         async def run(request: web.Request) -> web.StreamResponse:
+            account = None
             if spec.auth:
                 from server.auth import require_active_user
 
-                await require_active_user(request)
+                account = (await require_active_user(request)).user_id
+            if spec.limit is not None:
+                await ratelimit.check(request, spec.limit, account)
             kwargs: dict[str, Any] = {}
             if spec.query is not None:
                 try:
@@ -324,6 +332,8 @@ def _responses(spec: Endpoint, refs: dict[Any, Any], *, has_path_params: bool) -
         codes |= {422}
     if spec.auth:
         codes |= {401}
+    if spec.limit is not None:
+        codes |= {429}
     if has_path_params:
         codes |= {404}  # also for ids that are not well formed
     if spec.auth or spec.body or spec.query or has_path_params:

@@ -28,8 +28,8 @@ from db.pool import create_pool
 from drape.settings import Settings
 from drape.tokens import issue_access_token
 from server.app import create_app
+from tests.harness import NO_ADDRESS_LIMITS, Stack, free_port
 from tests.harness import ROOT as ROOT  # test modules import it from here
-from tests.harness import Stack, free_port
 from workers.main import worker_settings
 
 LOCAL_PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -206,6 +206,7 @@ def settings(
         log_json=False,
         gc_freeze=False,
         style_refresh_delay=0,
+        **NO_ADDRESS_LIMITS,
     )
 
 
@@ -401,3 +402,6 @@ class EventLog:
 
         await asyncio.wait_for(enough(), timeout)
         return self.items
+
+
+from tests.mail_helpers import smtp_server  # noqa: E402, F401  (a real SMTP server)

@@ -11,7 +11,7 @@ import signal
 import socket
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import IO
 
@@ -34,9 +34,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+RATE_FIELDS = [f for f in fields(Settings) if f.name.startswith("rate_")]
+# Every test and bench client is 127.0.0.1, so a limit per address would count them all as one
+# client; the tests of the limits set their own.
+NO_ADDRESS_LIMITS = {f.name: 0 for f in RATE_FIELDS if f.name.endswith("_address")}
+
+
 def process_env(settings: Settings, **extra: str) -> dict[str, str]:
     """The environment of a `python -m server` or `python -m workers` child on `settings`'
-    Postgres, Redis, object store, secret and channel; `extra` variables are added last."""
+    Postgres, Redis, object store, secret, channel and rate limits; `extra` variables are added
+    last."""
     env = {
         **os.environ,
         "DATABASE_URL": settings.database_url,
@@ -49,6 +56,7 @@ def process_env(settings: Settings, **extra: str) -> dict[str, str]:
         "DB_POOL_MIN": "1",
         "DB_POOL_MAX": "4",
         "PYTHONPATH": str(ROOT),
+        **{f.name.upper(): str(getattr(settings, f.name)) for f in RATE_FIELDS},
     }
     env.update(extra)
     return env

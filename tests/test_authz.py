@@ -25,6 +25,9 @@ PUBLIC_V1 = {
     ("POST", "/v1/auth/login"),
     ("POST", "/v1/auth/refresh"),
     ("POST", "/v1/auth/firebase"),
+    ("POST", "/v1/auth/verify-email"),
+    ("POST", "/v1/auth/password-reset"),
+    ("POST", "/v1/auth/password-reset/confirm"),
 }
 # Outside /v1 only these; the object routes check a signature of their own instead of a token.
 OUTSIDE_V1 = {"/healthz", "/readyz", "/metrics", "/openapi.json", "/objects", "/objects/{key}"}

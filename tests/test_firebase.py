@@ -113,11 +113,39 @@ async def test_new_firebase_user_is_created_then_found(api: Api, certs: CertServ
     assert len(certs.hits) == 1, "certificates are cached by their max-age"
 
 
-async def test_links_an_existing_account_by_verified_email(api: Api, certs: CertServer) -> None:
+async def test_links_an_existing_account_by_verified_email(
+    api: Api, certs: CertServer, pool: asyncpg.Pool
+) -> None:
+    """Linking by email needs the account to have verified that email itself (here as the
+    verification link would); see the takeover test below for an unverified one."""
     user = await api.register("fbuser", email="fb@example.com")
+    await pool.execute("UPDATE users SET email_verified_at = now() WHERE username = 'fbuser'")
     r = await _firebase(api, certs.sign())
     assert r.status == 200, await r.text()
     assert (await r.json())["user"]["id"] == user.id
+
+
+async def test_a_password_registered_on_someone_elses_email_does_not_take_their_account(
+    api: Api, certs: CertServer, pool: asyncpg.Pool
+) -> None:
+    """An attacker registers the victim's address with a password they know; the real owner's
+    Google sign-in must not be attached to that account."""
+    await api.register("squatter", email="fb@example.com")
+    r = await _firebase(api, certs.sign())
+    assert r.status == 409, await r.text()
+    problem = await r.json()
+    assert "password" in problem["detail"] and "verified" in problem["detail"]
+    assert await pool.fetchval("SELECT firebase_uid FROM users WHERE username = 'squatter'") is None
+    # A wrong password proves nothing; the right one (the account's owner) links it.
+    r = await api.post(
+        "/v1/auth/firebase", json={"id_token": certs.sign(), "password": "not the password"}
+    )
+    assert r.status == 401
+    r = await api.post(
+        "/v1/auth/firebase", json={"id_token": certs.sign(), "password": "correct horse battery"}
+    )
+    assert r.status == 200, await r.text()
+    assert (await r.json())["user"]["username"] == "squatter"
 
 
 async def test_unverified_email_does_not_take_over_an_account(

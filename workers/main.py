@@ -16,7 +16,7 @@ from drape.queue import pack, redis_settings, unpack
 from drape.settings import Settings
 from drape.storage import open_store
 from realtime.emit import worker_emitter
-from workers import ai, avatars, maintenance, wardrobe
+from workers import account, ai, avatars, mail, maintenance, timelines, wardrobe
 from workers.avatar import warm_up
 
 log = logging.getLogger(__name__)
@@ -27,6 +27,9 @@ def functions(settings: Settings) -> list[Any]:
     # jobs are picked up again after (the longest timeout + 10 s).
     return [
         maintenance.prune_expired,
+        account.password_reset_mail,
+        account.purge_account,
+        account.export_account,
         wardrobe.garment_colors,
         ai.recommend,
         ai.style_analysis,
@@ -36,6 +39,21 @@ def functions(settings: Settings) -> list[Any]:
             avatars.avatar_live, keep_result=0, max_tries=1, timeout=min(10, settings.job_timeout)
         ),
         func(avatars.avatar_commit, keep_result=0, timeout=min(30, settings.job_timeout)),
+        func(
+            mail.send_mail,
+            max_tries=mail.MAX_TRIES,
+            keep_result=mail.KEEP_RESULT,
+            timeout=min(mail.TIMEOUT, settings.job_timeout),
+        ),
+        *(
+            func(job, keep_result=0, timeout=min(timelines.TIMEOUT, settings.job_timeout))
+            for job in (
+                timelines.timeline_fanout,
+                timelines.timeline_remove,
+                timelines.timeline_merge,
+                timelines.timeline_rebuild,
+            )
+        ),
     ]
 
 
@@ -43,6 +61,7 @@ CRON_JOBS = [
     cron(maintenance.nightly_prune, hour={3}, minute={17}, run_at_startup=False),
     cron(ai.nightly_analyses, hour={4}, minute={7}, run_at_startup=False),
     cron(maintenance.requeue_lost_jobs, second={5}, run_at_startup=False),
+    cron(account.purge_deleted_accounts, second={35}, run_at_startup=False),
 ]
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from server.routes import (
+    account,
+    admin,
     ai,
     auth,
     avatars,
@@ -15,6 +17,7 @@ from server.routes import (
     objects,
     outfits,
     posts,
+    reports,
     service,
     users,
 )
@@ -43,6 +46,21 @@ def setup_routes(app: web.Application) -> None:
     r.add_get("/v1/me/style-profile", users.get_style_profile, name="me_style_profile")
     r.add_put("/v1/me/style-profile", users.put_style_profile, name="me_style_profile_put")
     r.add_get("/v1/users/{username}", users.get_user, name="user")
+    r.add_delete("/v1/me", account.delete_me, name="me_delete")
+    r.add_post("/v1/me/export", account.export_me, name="me_export")
+    r.add_post("/v1/me/password", account.change_password, name="me_password")
+    r.add_get("/v1/me/sessions", account.list_sessions, name="me_sessions")
+    r.add_delete("/v1/me/sessions/{id}", account.end_session, name="me_session_end")
+    r.add_post(
+        "/v1/me/email-verification", account.request_verification, name="me_email_verification"
+    )
+    r.add_post("/v1/auth/verify-email", account.verify_email, name="auth_verify_email")
+    r.add_post("/v1/auth/password-reset", account.password_reset, name="auth_password_reset")
+    r.add_post(
+        "/v1/auth/password-reset/confirm",
+        account.password_reset_confirm,
+        name="auth_password_reset_confirm",
+    )
 
     # social
     r.add_get("/v1/posts", posts.list_posts, name="posts")
@@ -65,6 +83,13 @@ def setup_routes(app: web.Application) -> None:
     r.add_post("/v1/me/follow-requests/{id}/accept", follows.accept_request, name="follow_accept")
     r.add_post("/v1/me/follow-requests/{id}/reject", follows.reject_request, name="follow_reject")
     r.add_get("/v1/notifications", notifications.list_notifications, name="notifications")
+
+    # safety: reports and the admin side of them
+    r.add_post("/v1/reports", reports.create_report, name="report_create")
+    r.add_get("/v1/admin/reports", admin.list_reports, name="admin_reports")
+    r.add_post("/v1/admin/reports/{id}/resolve", admin.resolve_report, name="admin_report_resolve")
+    r.add_post("/v1/admin/users/{username}/unsuspend", admin.unsuspend_user, name="admin_unsuspend")
+    r.add_get("/v1/admin/actions", admin.list_actions, name="admin_actions")
 
     # wardrobe
     r.add_get("/v1/garments", garments.list_garments, name="garments")

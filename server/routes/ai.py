@@ -15,6 +15,7 @@ from db import posts as db_posts
 from db import users as db_users
 from db.common import iso
 from drape.vocab import OCCASIONS
+from server import ratelimit
 from server.auth import user_id
 from server.context import ARQ, POOL, SETTINGS, STORE
 from server.errors import not_found
@@ -105,6 +106,7 @@ async def enqueue_for(
     body=RecommendIn,
     response=Accepted,
     status=202,
+    limit=ratelimit.Action.JOB,
 )
 async def create_recommendations(request: web.Request, body: RecommendIn) -> web.Response:
     return await enqueue_for(request, "recommend", body.model_dump(mode="json"))
@@ -150,7 +152,9 @@ async def recommendation_feedback(request: web.Request, body: FeedbackIn) -> web
     return web.Response(status=204)
 
 
-@endpoint("Analyse my wardrobe", tags=["ai"], response=Accepted, status=202)
+@endpoint(
+    "Analyse my wardrobe", tags=["ai"], response=Accepted, status=202, limit=ratelimit.Action.JOB
+)
 async def create_style_analysis(request: web.Request) -> web.Response:
     uid = user_id(request)
     return await enqueue_for(request, "style_analysis", {}, dedupe_key=f"style_analysis:{uid}")
@@ -180,7 +184,11 @@ class ExplorePage(BaseModel):
 
 
 @endpoint(
-    "Refresh my explore feed and people suggestions", tags=["ai"], response=Accepted, status=202
+    "Refresh my explore feed and people suggestions",
+    tags=["ai"],
+    response=Accepted,
+    status=202,
+    limit=ratelimit.Action.JOB,
 )
 async def refresh_explore(request: web.Request) -> web.Response:
     uid = user_id(request)

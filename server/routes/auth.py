@@ -13,8 +13,9 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from db import tokens as db_tokens
 from db import users as db_users
+from drape import access
 from drape.tokens import issue_access_token
-from server import passwords, throttle
+from server import moderation, passwords, ratelimit, sessions, throttle
 from server.auth import require_user
 from server.context import FIREBASE, POOL, REDIS, SETTINGS
 from server.errors import Problem, invalid
@@ -46,6 +47,8 @@ class LogoutIn(Input):
 
 class FirebaseIn(Input):
     id_token: Annotated[str, Field(min_length=10, max_length=8192)]
+    # To link Google sign-in to an existing account whose email is not verified yet.
+    password: Annotated[str, Field(min_length=1, max_length=1024)] | None = None
 
 
 class Session(BaseModel):
@@ -61,10 +64,6 @@ class Tokens(BaseModel):
     refresh_token: str
     token_type: str
     expires_in: int
-
-
-def client_ip(request: web.Request) -> str:
-    return request.remote or "unknown"
 
 
 def _tokens(request: web.Request, user_id: uuid.UUID, issued: db_tokens.Issued) -> dict[str, Any]:
@@ -84,7 +83,7 @@ async def _start_session(request: web.Request, user: asyncpg.Record, status: int
         user["id"],
         ttl=request.app[SETTINGS].refresh_token_ttl,
         user_agent=request.headers.get("User-Agent", ""),
-        ip=client_ip(request),
+        ip=ratelimit.client_address(request),
     )
     await db_users.touch_login(pool, user["id"])
     return json_response({"user": own_user(user), **_tokens(request, user["id"], issued)}, status)
@@ -98,8 +97,10 @@ async def _start_session(request: web.Request, user: asyncpg.Record, status: int
     response=Session,
     status=201,
     errors=(409,),
+    limit=ratelimit.Action.REGISTER,
 )
 async def register(request: web.Request, body: RegisterIn) -> web.Response:
+    moderation.screen(request, username=body.username, display_name=body.display_name)
     reason = passwords.policy_violation(body.password, username=body.username, email=body.email)
     if reason:
         raise invalid("password", reason)
@@ -127,10 +128,13 @@ WRONG_LOGIN = "The login or the password is wrong."
 )
 async def login(request: web.Request, body: LoginIn) -> web.Response:
     redis, pool = request.app[REDIS], request.app[POOL]
-    account, address = body.login.lower(), client_ip(request)
+    address = ratelimit.client_address(request)
     await throttle.check(redis, throttle.ADDRESS, address)
-    await throttle.check(redis, throttle.ACCOUNT, account)
     user = await db_users.get_by_login(pool, body.login)
+    # Counted per account, whichever name it was signed in by; per login string only for
+    # names no account has (the same work either way, so the answer time tells nothing).
+    account = str(user["id"]) if user is not None else body.login.lower()
+    await throttle.check(redis, throttle.ACCOUNT, account)
     stored = user["password_hash"] if user is not None else None
     matches = await passwords.verify_password(stored or passwords.DUMMY_HASH, body.password)
     if user is None or stored is None or not matches or not user["is_active"]:
@@ -154,21 +158,25 @@ async def login(request: web.Request, body: LoginIn) -> web.Response:
     errors=(401,),
 )
 async def refresh(request: web.Request, body: RefreshIn) -> web.Response:
-    outcome, user_id, issued = await db_tokens.rotate(
+    turn = await db_tokens.rotate(
         request.app[POOL],
         body.refresh_token,
         ttl=request.app[SETTINGS].refresh_token_ttl,
         user_agent=request.headers.get("User-Agent", ""),
-        ip=client_ip(request),
+        ip=ratelimit.client_address(request),
     )
-    if outcome is db_tokens.Outcome.REUSED:
+    if turn.outcome is db_tokens.Outcome.REUSED and turn.family_id is not None:
+        await access.revoke(
+            request.app[REDIS], request.app[SETTINGS], sessions=[turn.family_id],
+            reason="token_reused",
+        )  # fmt: skip
         raise Problem(
             401,
             "This refresh token was already used; every session it belongs to has been signed out.",
         )
-    if issued is None or user_id is None:
+    if turn.issued is None or turn.user_id is None:
         raise Problem(401, "The refresh token is unknown or has expired.")
-    return json_response(_tokens(request, user_id, issued))
+    return json_response(_tokens(request, turn.user_id, turn.issued))
 
 
 @endpoint(
@@ -186,7 +194,7 @@ async def logout(request: web.Request, body: LogoutIn | None) -> web.Response:
     if body is not None and body.refresh_token:
         family = await db_tokens.family_of(pool, body.refresh_token, claims.user_id)
     if family is not None:
-        await db_tokens.revoke_family(pool, family, claims.user_id)
+        await sessions.end_session(request.app, claims.user_id, family, "signed_out")
     return web.Response(status=204)
 
 
@@ -205,17 +213,49 @@ async def firebase(request: web.Request, body: FirebaseIn) -> web.Response:
     except FirebaseTokenError as e:
         raise Problem(401, f"The Firebase ID token was refused: {e}.") from None
     email = claims.get("email") if isinstance(claims.get("email"), str) else None
-    user, created = await db_users.link_or_create_firebase_user(
-        request.app[POOL],
-        uid=claims["sub"],
-        email=email,
-        email_verified=claims.get("email_verified") is True,
-        display_name=str(claims.get("name") or "")[:60],
-        username=_username_from(claims),
-    )
+    verified = claims.get("email_verified") is True
+    proven = await _prove_password(request, email, body.password) if verified else None
+    try:
+        user, created = await db_users.link_or_create_firebase_user(
+            request.app[POOL],
+            uid=claims["sub"],
+            email=email,
+            email_verified=verified,
+            display_name=str(claims.get("name") or "")[:60],
+            username=_username_from(claims),
+            proven=proven,
+        )
+    except db_users.LinkNeedsProof:
+        raise Problem(
+            409,
+            "An account already uses this email but has not verified it. Sign in to it with its"
+            " password, or send {id_token, password} here to link Google sign-in to it.",
+            title="Account needs proof",
+        ) from None
     if not user["is_active"]:
         raise Problem(403, "This account is disabled.")
     return await _start_session(request, user, 201 if created else 200)
+
+
+async def _prove_password(
+    request: web.Request, email: str | None, password: str | None
+) -> uuid.UUID | None:
+    """The id of the account with `email` if `password` is its password; 401 if it is not."""
+    if not email or password is None:
+        return None
+    redis = request.app[REDIS]
+    account = await db_users.get_by_email(request.app[POOL], email)
+    subject = str(account["id"]) if account is not None else email.lower()
+    await throttle.check(redis, throttle.ACCOUNT, subject)
+    stored = account["password_hash"] if account is not None else None
+    if (
+        account is None
+        or not await passwords.verify_password(stored or passwords.DUMMY_HASH, password)
+        or stored is None
+    ):
+        await throttle.record_failure(redis, throttle.ACCOUNT, subject)
+        raise Problem(401, WRONG_LOGIN)
+    return account["id"]  # type: ignore[no-any-return]
 
 
 def _username_from(claims: dict[str, Any]) -> str:

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from db import avatars as db_avatars
 from db import jobs as db_jobs
 from drape.avatar_inputs import AvatarInputError, normalize_customization, validate_measurements
+from server import ratelimit
 from server.auth import user_id
 from server.context import ARQ, POOL, STORE
 from server.errors import Problem, not_found
@@ -92,6 +93,7 @@ async def _build(request: web.Request, row: asyncpg.Record) -> web.Response:
     body=AvatarIn,
     response=AvatarAccepted,
     status=202,
+    limit=ratelimit.Action.JOB,
 )
 async def create_avatar(request: web.Request, body: AvatarIn) -> web.Response:
     measurements, custom = checked(body.measurements, body.customization)
@@ -121,7 +123,7 @@ async def get_avatar(request: web.Request) -> web.Response:
     body=AvatarPatch,
     response=Avatar,  # a new name only
     extra_responses={202: AvatarAccepted},  # a rebuild
-    errors=(404,),
+    errors=(404, 429),
 )
 async def patch_avatar(request: web.Request, body: AvatarPatch) -> web.Response:
     pool, uid = request.app[POOL], user_id(request)
@@ -133,6 +135,7 @@ async def patch_avatar(request: web.Request, body: AvatarPatch) -> web.Response:
         if body.name is not None:
             row = await db_avatars.rename(pool, avatar_id, uid, body.name)
         return json_response(await db_avatars.avatar_json(row, request.app[STORE]))
+    await ratelimit.check(request, ratelimit.Action.JOB, uid)
     measurements, custom = checked(
         {**row["measurements"], **(body.measurements or {})},
         {**row["customization"], **(body.customization or {})},
@@ -149,6 +152,7 @@ async def patch_avatar(request: web.Request, body: AvatarPatch) -> web.Response:
     response=AvatarAccepted,
     status=202,
     errors=(404,),
+    limit=ratelimit.Action.JOB,
 )
 async def rebuild_avatar(request: web.Request) -> web.Response:
     row = await db_avatars.get_own(

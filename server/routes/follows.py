@@ -13,9 +13,11 @@ from pydantic import BaseModel
 from db import follows as db_follows
 from db import users as db_users
 from db.common import iso
+from drape import access, timelines
 from realtime.context import EMITTER
+from server import ratelimit
 from server.auth import user_id
-from server.context import POOL
+from server.context import ARQ, POOL, REDIS, SETTINGS
 from server.errors import forbidden, invalid, not_found
 from server.openapi import endpoint
 from server.params import cursor_values, json_response, next_cursor, path_username, path_uuid
@@ -63,12 +65,15 @@ async def _target(request: web.Request) -> asyncpg.Record:
     tags=["social"],
     response=FollowState,
     errors=(404, 422),
+    limit=ratelimit.Action.FOLLOW,
 )
 async def follow(request: web.Request) -> web.Response:
     me, target = await _me(request), await _target(request)
     if me["id"] == target["id"]:
         raise invalid("username", "you cannot follow yourself")
     result = await db_follows.follow(request.app[POOL], me, target)
+    if result.changed and result.status == "active":
+        await timelines.merge_author(request.app[ARQ], target["id"], [me["id"]])
     await request.app[EMITTER].notification(target["id"], result.notification)
     return json_response({"username": target["username"], "status": result.status})
 
@@ -80,8 +85,12 @@ async def follow(request: web.Request) -> web.Response:
     errors=(404,),
 )
 async def unfollow(request: web.Request) -> web.Response:
-    target = await _target(request)
-    await db_follows.unfollow(request.app[POOL], user_id(request), target["id"])
+    target, me = await _target(request), user_id(request)
+    await db_follows.unfollow(request.app[POOL], me, target["id"])
+    await timelines.drop_author(request.app[REDIS], me, target["id"])
+    if target["is_private"]:  # what I watched of theirs may be out of reach now
+        app = request.app
+        await access.recheck(app[REDIS], app[SETTINGS], target["id"], viewers=[me])
     return json_response({"username": target["username"], "status": None})
 
 
@@ -161,6 +170,7 @@ async def accept_request(request: web.Request) -> web.Response:
     if result is None:
         raise not_found("follow request")
     follower, note = result
+    await timelines.merge_author(request.app[ARQ], me["id"], [follower])
     await request.app[EMITTER].notification(follower, note)
     return web.Response(status=204)
 

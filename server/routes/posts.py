@@ -12,14 +12,16 @@ from pydantic import BaseModel, Field
 
 from db import follows as db_follows
 from db import posts as db_posts
+from db import timelines as db_timelines
 from db import users as db_users
 from db.common import iso
+from drape import timelines
 from drape.images import DISPLAY_SIDE
 from drape.storage import ObjectStore
 from realtime.context import EMITTER
-from server import images
+from server import images, moderation, ratelimit
 from server.auth import user_id
-from server.context import POOL, STORE
+from server.context import ARQ, POOL, SETTINGS, STORE
 from server.errors import Problem, forbidden, invalid, not_found
 from server.openapi import endpoint
 from server.params import cursor_values, json_response, next_cursor, path_uuid
@@ -151,6 +153,7 @@ async def _me(request: web.Request) -> asyncpg.Record:
 
 @endpoint("Publish a post", tags=["social"], body=PostIn, response=Post, status=201)
 async def create_post(request: web.Request, body: PostIn) -> web.Response:
+    moderation.screen(request, caption=body.caption)
     me = await _me(request)
     try:
         row = await db_posts.create_post(
@@ -163,8 +166,13 @@ async def create_post(request: web.Request, body: PostIn) -> web.Response:
     except PermissionError:
         raise invalid("outfit_id", "is not one of your outfits") from None
     [post] = await posts_json(request.app[POOL], request.app[STORE], [row])
-    followers = await db_follows.follower_ids(request.app[POOL], me["id"])
-    await request.app[EMITTER].to_users(followers, "feed:post", {"post": post})
+    settings = request.app[SETTINGS]
+    await timelines.published(request.app[ARQ], settings, (row["id"], me["id"], row["created_at"]))
+    # Followers of an account merged at read time see its post when they read their feed; a
+    # live event to each of them would be the per-follower fan-out that merging avoids.
+    if me["follower_count"] <= settings.timeline_fanout_max_followers:
+        followers = await db_follows.follower_ids(request.app[POOL], me["id"])
+        await request.app[EMITTER].to_users(followers, "feed:post", {"post": post})
     return json_response(post, 201)
 
 
@@ -202,10 +210,10 @@ async def get_post(request: web.Request) -> web.Response:
 
 @endpoint("Delete my post", tags=["social"], status=204, errors=(404,))
 async def delete_post(request: web.Request) -> web.Response:
-    if not await db_posts.delete_post(
-        request.app[POOL], path_uuid(request, "id", "post"), user_id(request)
-    ):
+    post_id, me = path_uuid(request, "id", "post"), user_id(request)
+    if not await db_posts.delete_post(request.app[POOL], post_id, me):
         raise not_found("post")
+    await timelines.forget_post(request.app[ARQ], post_id, me)
     return web.Response(status=204)
 
 
@@ -216,8 +224,14 @@ async def delete_post(request: web.Request) -> web.Response:
     response=PostPage,
 )
 async def feed(request: web.Request, query: PageQuery) -> web.Response:
+    app, viewer = request.app, user_id(request)
     before = cursor_values(query.cursor, datetime, uuid.UUID)
-    rows = await db_posts.feed(request.app[POOL], user_id(request), before, query.limit)
+    if app[SETTINGS].timelines:
+        rows = await db_timelines.feed(
+            app[POOL], app[ARQ], app[SETTINGS], viewer, before, query.limit
+        )
+    else:
+        rows = await db_posts.feed(app[POOL], viewer, before, query.limit)
     return await _page(request, rows, query.limit)
 
 
@@ -245,7 +259,13 @@ async def _like_response(
     )
 
 
-@endpoint("Like a post (idempotent)", tags=["social"], response=LikeState, errors=(404,))
+@endpoint(
+    "Like a post (idempotent)",
+    tags=["social"],
+    response=LikeState,
+    errors=(404,),
+    limit=ratelimit.Action.LIKE,
+)
 async def like(request: web.Request) -> web.Response:
     change = await db_posts.like(
         request.app[POOL], path_uuid(request, "id", "post"), user_id(request)
@@ -271,10 +291,11 @@ async def unlike(request: web.Request) -> web.Response:
 async def list_comments(request: web.Request, query: PageQuery) -> web.Response:
     pool = request.app[POOL]
     post_id = path_uuid(request, "id", "post")
-    if await db_posts.get_visible_post(pool, post_id, user_id(request)) is None:
+    viewer = user_id(request)
+    if await db_posts.get_visible_post(pool, post_id, viewer) is None:
         raise not_found("post")
     after = cursor_values(query.cursor, datetime, uuid.UUID)
-    rows = await db_posts.comments(pool, post_id, after, query.limit)
+    rows = await db_posts.comments(pool, post_id, after, query.limit, viewer)
     return json_response(
         {"items": [comment_json(r) for r in rows], "next_cursor": next_cursor(rows, query.limit)}
     )
@@ -287,12 +308,14 @@ async def list_comments(request: web.Request, query: PageQuery) -> web.Response:
     response=Comment,
     status=201,
     errors=(404,),
+    limit=ratelimit.Action.COMMENT,
 )
 async def add_comment(request: web.Request, body: CommentIn) -> web.Response:
     me = await _me(request)
     text = body.body.strip()
     if not text:
         raise invalid("body", "must not be blank")
+    moderation.screen(request, body=text)
     change = await db_posts.add_comment(
         request.app[POOL], path_uuid(request, "id", "post"), me, text
     )

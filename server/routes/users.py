@@ -23,10 +23,11 @@ from pydantic import (
 from db import follows as db_follows
 from db import users as db_users
 from db.common import iso
-from drape import vocab
+from drape import access, timelines, vocab
+from server import email_flows, moderation, passwords
 from server.auth import user_id
-from server.context import POOL
-from server.errors import not_found
+from server.context import ARQ, POOL, REDIS, SETTINGS
+from server.errors import Problem, invalid, not_found
 from server.openapi import endpoint
 from server.params import USERNAME_PATTERN, json_response, path_username
 
@@ -70,6 +71,8 @@ class PublicUser(BaseModel):
 
 class Me(PublicUser):
     email: str | None
+    email_verified: bool
+    pending_email: str | None  # a new address waiting for its confirmation link
     website: str | None
     locale: str
     timezone: str
@@ -105,6 +108,8 @@ def own_user(row: asyncpg.Record) -> dict[str, Any]:
         "locale": row["locale"],
         "timezone": row["timezone"],
         "preferences": row["preferences"],
+        "email_verified": row["email_verified_at"] is not None,
+        "pending_email": row["pending_email"],
         "has_password": row["password_hash"] is not None,
         "firebase_linked": row["firebase_uid"] is not None,
         "last_login_at": iso(row["last_login_at"]),
@@ -133,6 +138,8 @@ class MeUpdate(Input):
     ) = None
     is_private: bool | None = None
     preferences: dict[str, Any] | None = None
+    # Needed to change the email of an account that has a password.
+    current_password: Annotated[str, Field(min_length=1, max_length=1024)] | None = None
 
     @field_validator("preferences")
     @classmethod
@@ -147,14 +154,41 @@ async def patch_me(request: web.Request, body: MeUpdate) -> web.Response:
     changes = body.model_dump(exclude_unset=True)
     # Columns that cannot be null take an explicit null as "no change".
     changes = {k: v for k, v in changes.items() if v is not None or k in {"avatar_url", "website"}}
+    moderation.screen(
+        request,
+        username=changes.get("username"),
+        display_name=changes.get("display_name"),
+        bio=changes.get("bio"),
+    )
+    email, password = changes.pop("email", None), changes.pop("current_password", None)
     row = await db_users.update_user(request.app[POOL], user_id(request), changes)
     if row is None:
         raise not_found("user")
+    if email is not None and email.lower() != (row["email"] or "").lower():
+        row = await _change_email(request, row, email, password)
+    if changes.get("is_private") is True:  # strangers watching my posts lose them now
+        await access.recheck(request.app[REDIS], request.app[SETTINGS], row["id"])
     if changes.get("is_private") is False:
         # Going public answers every waiting follow request with yes.
-        await db_follows.accept_all(request.app[POOL], row["id"])
+        accepted = await db_follows.accept_all(request.app[POOL], row["id"])
+        await timelines.merge_author(request.app[ARQ], row["id"], accepted)
         row = await db_users.get_user(request.app[POOL], row["id"])
     return json_response(own_user(row))
+
+
+async def _change_email(
+    request: web.Request, row: asyncpg.Record, email: str, password: str | None
+) -> asyncpg.Record:
+    """The new address stays pending until the link mailed to it comes back; changing it takes
+    the password of an account that has one."""
+    stored = row["password_hash"]
+    if stored is not None and (
+        password is None or not await passwords.verify_password(stored, password)
+    ):
+        raise invalid("current_password", "the account's password is needed to change its email")
+    if await db_users.get_by_email(request.app[POOL], email) is not None:
+        raise Problem(409, "This email belongs to another account.")
+    return await email_flows.start_change(request, row, email)
 
 
 @endpoint("A user's public profile", tags=["users"], response=PublicUser, errors=(404,))

@@ -1,0 +1,125 @@
+"""Access that ends when it should, on every process at once.
+
+Two things are told to every web process over one Redis pub/sub channel (`control_channel`):
+- sessions that ended (logout, password change, a revoked device, an account deleted or
+  suspended): their access tokens are refused from then on and their sockets disconnected;
+- access to an author's posts that may have been lost (unfollow, going private, a block): the
+  sockets watching those posts are checked again against the database and leave the rooms they
+  may no longer see.
+
+Ended sessions are also written to Redis keys that outlive every access token issued before the
+revocation (`revoke`'s ttl), so each request can check them with one MGET: the pub/sub message
+only makes sockets react at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from drape.settings import Settings
+from drape.tokens import AccessClaims
+
+log = logging.getLogger(__name__)
+
+# Seconds past an access token's lifetime that a revocation is kept (covers the verify leeway).
+MARGIN = 60
+
+
+def control_channel(settings: Settings) -> str:
+    return f"{settings.socketio_channel}:control"
+
+
+def _session_key(session_id: uuid.UUID | str) -> str:
+    return f"revoked:session:{session_id}"
+
+
+def _user_key(user_id: uuid.UUID | str) -> str:
+    return f"revoked:user:{user_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Ended:
+    """What a control message ends: sessions by id, accounts whole (every session)."""
+
+    sessions: tuple[str, ...] = ()
+    users: tuple[str, ...] = ()
+    reason: str = "signed_out"
+
+
+async def revoke(
+    redis: Redis,
+    settings: Settings,
+    *,
+    sessions: Iterable[uuid.UUID | str] = (),
+    users: Iterable[uuid.UUID | str] = (),
+    reason: str = "signed_out",
+) -> None:
+    """End sessions (and whole accounts) now: refused by every process from this call on."""
+    ended = Ended(tuple(map(str, sessions)), tuple(map(str, users)), reason)
+    if not ended.sessions and not ended.users:
+        return
+    ttl = settings.access_token_ttl + MARGIN
+    async with redis.pipeline(transaction=False) as pipe:
+        for sid in ended.sessions:
+            pipe.set(_session_key(sid), reason, ex=ttl)
+        for uid in ended.users:
+            pipe.set(_user_key(uid), reason, ex=ttl)
+        message = {"op": "end", "sessions": ended.sessions, "users": ended.users, "reason": reason}
+        pipe.publish(control_channel(settings), orjson.dumps(message))
+        await pipe.execute()
+
+
+async def restore_user(redis: Redis, user_id: uuid.UUID | str) -> None:
+    """An account revoked whole may sign in again (a suspension lifted). Old tokens stay dead:
+    they are refused by the database check of the account until they expire."""
+    await redis.delete(_user_key(user_id))
+
+
+async def revoked(redis: Redis, claims: AccessClaims) -> str | None:
+    """Why this token's session or account was ended, or None while it stands."""
+    return (await revoked_many(redis, [claims]))[0]
+
+
+async def revoked_many(redis: Redis, claims: list[AccessClaims]) -> list[str | None]:
+    """`revoked` for many tokens in one round trip."""
+    keys = []
+    for c in claims:
+        keys += [_user_key(c.user_id), _session_key(c.session_id or "none")]
+    if not keys:
+        return []
+    try:
+        values = await redis.mget(keys)
+    except (RedisError, OSError):
+        # Redis away: the account checks in Postgres still hold and tokens expire within
+        # minutes; refusing every request until Redis is back would lose the writes that
+        # Postgres alone can take (README, "Dependencies down").
+        log.warning("revocation check skipped: Redis unreachable")
+        return [None] * len(claims)
+    out: list[str | None] = []
+    for user_reason, session_reason in zip(values[::2], values[1::2], strict=True):
+        reason = user_reason if user_reason is not None else session_reason
+        out.append(reason.decode() if isinstance(reason, bytes) else reason)
+    return out
+
+
+async def recheck(
+    redis: Redis,
+    settings: Settings,
+    author_id: uuid.UUID | str,
+    *,
+    viewers: Iterable[uuid.UUID | str] | None = None,
+) -> None:
+    """Access to `author_id`'s posts may have been lost (by `viewers`, or by anyone if None):
+    every process checks its sockets in those posts' rooms again."""
+    message: dict[str, Any] = {"op": "recheck", "author": str(author_id)}
+    if viewers is not None:
+        message["viewers"] = [str(v) for v in viewers]
+    await redis.publish(control_channel(settings), orjson.dumps(message))

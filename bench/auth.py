@@ -9,11 +9,12 @@ time. The ceiling is HASHER.verify itself in a thread pool of 2 in this process 
 one thread beside it for the single-core figure.
 
 Token checks in this process: drape.tokens.verify_access_token against jwt.decode with the same
-arguments, and the revocation check every authenticated request makes (drape.access.revoked,
-one MGET of the session's and the account's keys) against a bare Redis PING on the same
-connection. Then GET /v1/me (bearer check + one primary-key query) beside GET /healthz (no
-auth, no I/O) at 32 in flight. Nothing is pinned; server CPU is the web process's, Postgres CPU
-that of the backends connected to the bench database.
+arguments; the revocation check every authenticated request makes (drape.access.Mirror, the
+process's copy of the revocations) and the one a socket connect makes in Redis (one MGET),
+against a bare Redis PING on the same connection. Then GET /v1/me (bearer check + one
+primary-key query) beside GET /healthz (no auth, no I/O) at 32 in flight. Nothing is pinned;
+server CPU is the web process's, Postgres CPU that of the backends connected to the bench
+database.
 """
 
 from __future__ import annotations
@@ -151,12 +152,21 @@ async def revocation_table(redis_url: str, count: int) -> None:
         ping = await per_second(redis.ping)
     finally:
         await redis.aclose()
+    mirror = access.Mirror()
+    mirror.note(access.Ended(sessions=tuple(str(uuid.uuid4()) for _ in range(1000))), 900)
+    local = ops_per_second(lambda: mirror.reason(claims), count * 20)
     print_table(
-        "Revocation check per authenticated request (Redis on loopback, one at a time)",
+        "Revocation check: per request (the process's mirror) and per socket connect (Redis)",
         ["what", "checks/s", "µs per check", "vs PING"],
         [
             [
-                "drape.access.revoked (MGET of 2 keys)",
+                "drape.access.Mirror.reason (per request; 1,000 revoked)",
+                rate(local),
+                f"{1e6 / local:.2f}",
+                ratio(local, ping),
+            ],
+            [
+                "drape.access.revoked, MGET of 2 keys (per connect)",
                 rate(check),
                 f"{1e6 / check:.1f}",
                 ratio(check, ping),

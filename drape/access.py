@@ -7,16 +7,18 @@ Two things are told to every web process over one Redis pub/sub channel (`contro
   sockets watching those posts are checked again against the database and leave the rooms they
   may no longer see.
 
-Ended sessions are also written to Redis keys that outlive every access token issued before the
-revocation (`revoke`'s ttl), so each request can check them with one MGET: the pub/sub message
-only makes sockets react at once.
+Ended sessions are written to Redis keys that outlive every access token issued before the
+revocation (`revoke`'s ttl): the truth, read by socket connects and by each process's `Mirror`
+whenever it (re)subscribes to the channel. Each request checks its token against the mirror (two
+dict lookups); the channel's messages keep every mirror current within milliseconds.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,12 +63,16 @@ async def revoke(
     sessions: Iterable[uuid.UUID | str] = (),
     users: Iterable[uuid.UUID | str] = (),
     reason: str = "signed_out",
+    mirror: Mirror | None = None,
 ) -> None:
-    """End sessions (and whole accounts) now: refused by every process from this call on."""
+    """End sessions (and whole accounts) now: refused by every process from this call on (by
+    this one's `mirror` at once, by the others' as the control message reaches them)."""
     ended = Ended(tuple(map(str, sessions)), tuple(map(str, users)), reason)
     if not ended.sessions and not ended.users:
         return
     ttl = settings.access_token_ttl + MARGIN
+    if mirror is not None:
+        mirror.note(ended, ttl)
     async with redis.pipeline(transaction=False) as pipe:
         for sid in ended.sessions:
             pipe.set(_session_key(sid), reason, ex=ttl)
@@ -77,10 +83,16 @@ async def revoke(
         await pipe.execute()
 
 
-async def restore_user(redis: Redis, user_id: uuid.UUID | str) -> None:
+async def restore_user(
+    redis: Redis, settings: Settings, user_id: uuid.UUID | str, mirror: Mirror | None = None
+) -> None:
     """An account revoked whole may sign in again (a suspension lifted). Old tokens stay dead:
-    they are refused by the database check of the account until they expire."""
+    its sessions were ended one by one too."""
     await redis.delete(_user_key(user_id))
+    if mirror is not None:
+        mirror.forget_user(user_id)
+    message = {"op": "restore", "user": str(user_id)}
+    await redis.publish(control_channel(settings), orjson.dumps(message))
 
 
 async def revoked(redis: Redis, claims: AccessClaims) -> str | None:
@@ -123,3 +135,59 @@ async def recheck(
     if viewers is not None:
         message["viewers"] = [str(v) for v in viewers]
     await redis.publish(control_channel(settings), orjson.dumps(message))
+
+
+class Mirror:
+    """This process's copy of the ended sessions and accounts, so a request checks a token with
+    two dict lookups instead of a Redis round trip. Fed by the control channel (`note`), by
+    this process's own revocations at once, and in full from Redis each time the channel is
+    (re)subscribed (`resync`), so a gap in the channel cannot hide a revocation for long."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self.sessions: dict[str, tuple[str, float]] = {}
+        self.users: dict[str, tuple[str, float]] = {}
+
+    def note(self, ended: Ended, ttl: float) -> None:
+        until = self._clock() + ttl
+        for sid in ended.sessions:
+            self.sessions[sid] = (ended.reason, until)
+        for uid in ended.users:
+            self.users[uid] = (ended.reason, until)
+
+    def forget_user(self, user_id: uuid.UUID | str) -> None:
+        self.users.pop(str(user_id), None)
+
+    def reason(self, claims: AccessClaims) -> str | None:
+        now = self._clock()
+        for table, key in (
+            (self.users, str(claims.user_id)),
+            (self.sessions, str(claims.session_id)),
+        ):
+            hit = table.get(key)
+            if hit is not None:
+                if hit[1] > now:
+                    return hit[0]
+                del table[key]
+        return None
+
+    async def resync(self, redis: Redis) -> None:
+        """Every revocation Redis still holds (a few minutes' worth), with its time left."""
+        found: list[bytes] = [k async for k in redis.scan_iter(match="revoked:*", count=1000)]
+        if not found:
+            return
+        async with redis.pipeline(transaction=False) as pipe:
+            for key in found:
+                pipe.get(key)
+                pipe.pttl(key)
+            values = await pipe.execute()
+        for key, reason, ttl in zip(found, values[::2], values[1::2], strict=True):
+            if reason is None or ttl is None or ttl < 0:
+                continue
+            _, kind, ident = key.decode().split(":", 2)
+            ended = Ended(
+                sessions=(ident,) if kind == "session" else (),
+                users=(ident,) if kind == "user" else (),
+                reason=reason.decode(),
+            )
+            self.note(ended, ttl / 1000)

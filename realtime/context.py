@@ -11,6 +11,7 @@ from aiohttp import web
 from arq.connections import ArqRedis
 from redis.asyncio import Redis
 
+from drape.access import Mirror
 from drape.storage import ObjectStore
 from realtime.emit import Emitter
 
@@ -25,3 +26,6 @@ class Backends:
 
 SIO = web.AppKey("sio", socketio.AsyncServer)
 EMITTER = web.AppKey("emitter", Emitter)
+# The ended sessions as this process knows them (drape.access.Mirror), kept by the control
+# channel's listener and checked by every authenticated request.
+REVOKED = web.AppKey("revoked", Mirror)

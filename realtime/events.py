@@ -72,9 +72,12 @@ class Events(socketio.AsyncNamespace):
         "subscribe", "unsubscribe", "sync", "avatar:session", "avatar:set", "auth:refresh",
     )  # fmt: skip
 
-    def __init__(self, settings: Settings, limiter: EventLimiter | None = None) -> None:
+    def __init__(
+        self, settings: Settings, mirror: access.Mirror, limiter: EventLimiter | None = None
+    ) -> None:
         super().__init__("/")
         self.settings = settings
+        self.mirror = mirror
         self.limiter = limiter or EventLimiter()
         self._backends: Backends | None = None
         self.conns: dict[str, Conn] = {}
@@ -259,10 +262,16 @@ class Events(socketio.AsyncNamespace):
 
     async def control(self, message: dict[str, Any]) -> None:
         if message.get("op") == "end":
-            sessions, users = set(message["sessions"]), set(message["users"])
+            ended = access.Ended(
+                tuple(message["sessions"]), tuple(message["users"]), str(message["reason"])
+            )
+            self.mirror.note(ended, self.settings.access_token_ttl + access.MARGIN)
+            sessions, users = set(ended.sessions), set(ended.users)
             for sid, conn in list(self.conns.items()):
                 if str(conn.session_id) in sessions or str(conn.user_id) in users:
                     await self.end(sid, str(message.get("reason") or "signed_out"))
+        elif message.get("op") == "restore":
+            self.mirror.forget_user(message["user"])
         elif message.get("op") == "recheck":
             viewers = message.get("viewers")
             await self.recheck(
@@ -293,6 +302,7 @@ class Events(socketio.AsyncNamespace):
             try:
                 async with client.pubsub() as pubsub:
                     await pubsub.subscribe(channel)
+                    await self.mirror.resync(client)  # what a gap may have missed
                     async for message in pubsub.listen():
                         if message.get("type") == "message":
                             await self._safely(self.control, orjson.loads(message["data"]))

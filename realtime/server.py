@@ -10,8 +10,9 @@ from typing import Any
 import socketio
 from aiohttp import web
 
+from drape.access import Mirror
 from drape.settings import Settings
-from realtime.context import EMITTER, SIO, Backends
+from realtime.context import EMITTER, REVOKED, SIO, Backends
 from realtime.emit import Emitter
 from realtime.events import Events
 from realtime.fanout import FanoutRedisManager, install
@@ -69,7 +70,8 @@ def setup_realtime(
     sio = create_sio(settings)
     app[SIO] = sio
     app[EMITTER] = Emitter(sio)
-    events = Events(settings)
+    app[REVOKED] = mirror = Mirror()
+    events = Events(settings, mirror)
     sio.register_namespace(events)
 
     tasks: list[asyncio.Task[None]] = []

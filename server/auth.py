@@ -7,9 +7,9 @@ import uuid
 
 from aiohttp import web
 
-from drape import access
 from drape.tokens import AccessClaims, InvalidToken, verify_access_token
-from server.context import POOL, REDIS, SETTINGS
+from realtime.context import REVOKED
+from server.context import POOL, SETTINGS
 from server.errors import Problem
 
 CLAIMS_KEY = web.RequestKey("claims", object)
@@ -75,10 +75,10 @@ SIGNED_OUT = {
 
 
 async def require_active_user(request: web.Request) -> AccessClaims:
-    """require_user, plus: its session was not ended (checked in Redis on every request) and
-    the account still exists and is active (cached per process)."""
+    """require_user, plus: its session was not ended (this process's mirror of the revocations
+    in Redis) and the account still exists and is active (cached per process)."""
     claims = require_user(request)
-    reason = await access.revoked(request.app[REDIS], claims)
+    reason = request.app[REVOKED].reason(claims)
     if reason is not None:
         raise _unauthorized(SIGNED_OUT.get(reason, SIGNED_OUT["signed_out"]))
     cache: dict[uuid.UUID, tuple[bool, float]] = request.app[ACTIVE_CACHE]

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from db import tokens as db_tokens
 from drape import access
+from realtime.context import REVOKED
 from server.context import POOL, REDIS, SETTINGS
 
 
@@ -19,7 +20,9 @@ async def end_session(
     revoked = await db_tokens.revoke_family(app[POOL], session_id, user_id)
     if not revoked and not await db_tokens.owns_family(app[POOL], session_id, user_id):
         return False
-    await access.revoke(app[REDIS], app[SETTINGS], sessions=[session_id], reason=reason)
+    await access.revoke(
+        app[REDIS], app[SETTINGS], sessions=[session_id], reason=reason, mirror=app[REVOKED]
+    )
     return True
 
 
@@ -28,4 +31,6 @@ async def end_other_sessions(
 ) -> None:
     """End every session of the account but `keep` (every one when None)."""
     ended = await db_tokens.revoke_other_families(app[POOL], user_id, keep)
-    await access.revoke(app[REDIS], app[SETTINGS], sessions=ended, reason=reason)
+    await access.revoke(
+        app[REDIS], app[SETTINGS], sessions=ended, reason=reason, mirror=app[REVOKED]
+    )

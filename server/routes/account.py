@@ -17,6 +17,7 @@ from db import users as db_users
 from db.common import iso
 from drape import access
 from drape.queue import wake
+from realtime.context import REVOKED
 from server import email_flows, passwords, sessions
 from server.auth import require_user
 from server.context import ARQ, FIREBASE, POOL, REDIS, SETTINGS
@@ -246,7 +247,7 @@ async def delete_me(request: web.Request, body: DeleteMe) -> web.Response:
         ended = await db_accounts.close_account(conn, user["id"])
     await access.revoke(
         app[REDIS], app[SETTINGS], sessions=ended or [], users=[user["id"]],
-        reason="account_deleted",
+        reason="account_deleted", mirror=app[REVOKED],
     )  # fmt: skip
     await app[ARQ].enqueue_job("purge_account", str(user["id"]), _job_id=f"purge:{user['id']}")
     await wake(app[ARQ])

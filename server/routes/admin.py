@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from db import reports as db_reports
 from db.common import encode_cursor, iso
 from drape import access, vocab
+from realtime.context import REVOKED
 from server import moderation
 from server.context import POOL, REDIS, SETTINGS, STORE
 from server.errors import Problem, invalid, not_found
@@ -237,6 +238,7 @@ async def resolve_report(request: web.Request, body: ResolveIn) -> web.Response:
             sessions=done.ended_sessions,
             users=[done.suspended],
             reason="account_suspended",
+            mirror=request.app[REVOKED],
         )
         await access.recheck(redis, settings, done.suspended)  # its posts' watchers lose them
     await moderation.announce(request, done.content)
@@ -263,7 +265,8 @@ async def unsuspend_user(request: web.Request, body: NoteIn | None) -> web.Respo
     if done is None:
         raise not_found("user")
     user, action = done
-    await access.restore_user(request.app[REDIS], user["id"])
+    app = request.app
+    await access.restore_user(app[REDIS], app[SETTINGS], user["id"], mirror=app[REVOKED])
     account = {
         "id": str(user["id"]),
         "username": user["username"],

@@ -15,6 +15,7 @@ from db import tokens as db_tokens
 from db import users as db_users
 from drape import access
 from drape.tokens import issue_access_token
+from realtime.context import REVOKED
 from server import moderation, passwords, ratelimit, sessions, throttle
 from server.auth import require_user
 from server.context import FIREBASE, POOL, REDIS, SETTINGS
@@ -166,9 +167,10 @@ async def refresh(request: web.Request, body: RefreshIn) -> web.Response:
         ip=ratelimit.client_address(request),
     )
     if turn.outcome is db_tokens.Outcome.REUSED and turn.family_id is not None:
+        app = request.app
         await access.revoke(
-            request.app[REDIS], request.app[SETTINGS], sessions=[turn.family_id],
-            reason="token_reused",
+            app[REDIS], app[SETTINGS], sessions=[turn.family_id], reason="token_reused",
+            mirror=app[REVOKED],
         )  # fmt: skip
         raise Problem(
             401,

@@ -95,6 +95,11 @@ async def test_a_deleted_account_vanishes_at_once_and_is_purged_whole(
     await run_jobs()
     client = await sio_connect(user.token)
     ended = EventLog(client, "session:ended")
+    mine = await _ok(await api.get("/v1/posts", token=user.token, params={"author": "victim"}))
+    watcher = await sio_connect(other.token)
+    left = EventLog(watcher, "post:unsubscribed")
+    ack = await watcher.call("subscribe", {"post_id": mine["items"][0]["id"]}, timeout=5)
+    assert ack["ok"], ack
     assert await _rows_naming(pool, user.id)
 
     r = await api.request("DELETE", "/v1/me", token=user.token, json={"password": "wrong one"})
@@ -105,6 +110,7 @@ async def test_a_deleted_account_vanishes_at_once_and_is_purged_whole(
     assert r.status == 202, await r.text()
     # At once: tokens and sockets end, the account is gone from others' view and counts.
     assert (await ended.wait_for(1, timeout=1.0))[0]["reason"] == "account_deleted"
+    assert (await left.wait_for(1, timeout=1.0))[0]["reason"] == "access_lost"
     assert (await api.get("/v1/me", token=user.token)).status == 401
     assert (await api.get("/v1/users/victim", token=other.token)).status == 404
     post = await (await api.get(f"/v1/posts/{post_id}", token=other.token)).json()

@@ -249,6 +249,7 @@ async def delete_me(request: web.Request, body: DeleteMe) -> web.Response:
         app[REDIS], app[SETTINGS], sessions=ended or [], users=[user["id"]],
         reason="account_deleted", mirror=app[REVOKED],
     )  # fmt: skip
+    await access.recheck(app[REDIS], app[SETTINGS], user["id"])  # its posts' watchers lose them
     await app[ARQ].enqueue_job("purge_account", str(user["id"]), _job_id=f"purge:{user['id']}")
     await wake(app[ARQ])
     return json_response({"status": "deleting"}, 202)

@@ -52,18 +52,23 @@ async def change_password(request: web.Request, body: PasswordChange) -> web.Res
     stored = user["password_hash"]
     if stored is None or not await passwords.verify_password(stored, body.current_password):
         raise Problem(403, "The current password is wrong.")
-    reason = passwords.policy_violation(
-        body.new_password, username=user["username"], email=user["email"] or ""
-    )
-    if reason:
-        raise invalid("new_password", reason)
-    await db_users.set_password_hash(
-        pool, user["id"], await passwords.hash_password(body.new_password)
-    )
+    await _set_password(pool, user, body.new_password)
     await sessions.end_other_sessions(
         request.app, user["id"], claims.session_id, "password_changed"
     )
     return web.Response(status=204)
+
+
+async def _set_password(
+    conn: asyncpg.Connection | asyncpg.Pool, user: asyncpg.Record, password: str
+) -> None:
+    """The account's new password, if the policy allows it (else 422 on new_password)."""
+    reason = passwords.policy_violation(
+        password, username=user["username"], email=user["email"] or ""
+    )
+    if reason:
+        raise invalid("new_password", reason)
+    await db_users.set_password_hash(conn, user["id"], await passwords.hash_password(password))
 
 
 class SessionOut(BaseModel):
@@ -202,14 +207,7 @@ async def password_reset_confirm(request: web.Request, body: ResetConfirm) -> we
         user = await db_users.get_user(conn, spent["user_id"])
         if user is None or not user["is_active"]:
             raise Problem(400, "This link is unknown, already used or expired.")
-        reason = passwords.policy_violation(
-            body.new_password, username=user["username"], email=user["email"] or ""
-        )
-        if reason:
-            raise invalid("new_password", reason)
-        await db_users.set_password_hash(
-            conn, user["id"], await passwords.hash_password(body.new_password)
-        )
+        await _set_password(conn, user, body.new_password)
     await sessions.end_other_sessions(request.app, user["id"], None, "password_changed")
     return web.Response(status=204)
 

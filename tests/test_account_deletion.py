@@ -144,7 +144,9 @@ async def test_the_purge_finishes_what_a_killed_run_left(
     store = server.app[STORE]
     await store.delete(f"garments/{user.id}/x/1.webp")  # as far as the killed run got
     # Its queue entry lost too: the cron finds the account and queues the purge again.
-    await pool.execute("UPDATE users SET deleted_at = now() - interval '1 hour'")
+    await pool.execute(
+        "UPDATE users SET deleted_at = now() - interval '1 hour' WHERE id = $1", uuid.UUID(user.id)
+    )
     ctx = {"pool": pool, "store": store, "redis": server.app[ARQ]}
     assert await purge_deleted_accounts(ctx) >= 1
     await run_jobs()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import pytest
 from openapi_spec_validator import validate
 from redis.asyncio import Redis
@@ -111,3 +114,36 @@ async def test_docs_page_renders(api: Api) -> None:
     r = await api.get("/docs/")
     assert r.status == 200
     assert "swagger" in (await r.text()).lower()
+
+
+async def test_the_docs_page_finds_its_document(api: Api) -> None:
+    """The page's Swagger UI asks for the URL written into it; that URL must be the document."""
+    import re
+
+    page = await (await api.get("/docs/")).text()
+    found = re.search(r"""url:\s*["']([^"']+)["']""", page)
+    assert found, page[:2000]
+    r = await api.get(found.group(1))
+    assert r.status == 200, found.group(1)
+    assert (await r.json())["openapi"].startswith("3.")
+
+
+async def test_a_browser_renders_the_operations_on_docs(server: Any) -> None:
+    """Headless Chromium (Debian's; `make test` installs it) loads /docs offline and lists the
+    operations, not an error."""
+    import shutil
+    import subprocess
+
+    browser = shutil.which("chromium")
+    if browser is None:
+        pytest.skip("chromium is not installed (make test installs Debian's)")
+    args = [
+        browser, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+        "--virtual-time-budget=15000", "--dump-dom", f"{server.base}/docs/",
+    ]  # fmt: skip
+    dom = await asyncio.to_thread(
+        subprocess.run, args, capture_output=True, text=True, timeout=90, check=False
+    )
+    assert "opblock" in dom.stdout, dom.stderr[-2000:]
+    assert "Create an account" in dom.stdout
+    assert "Failed to load API definition" not in dom.stdout

@@ -339,6 +339,33 @@ class TestStyleRefreshAfterWardrobeChanges:
         assert r.status == 200 and (await r.json())["garment_count"] == 2
 
 
+class TestAskingDuringADeferredRefresh:
+    @pytest.fixture
+    def settings(self, settings: Any) -> Any:
+        return settings.with_(style_refresh_delay=60)
+
+    async def test_asking_after_a_change_runs_now_not_with_the_deferred_refresh(
+        self, api: Api, pool: asyncpg.Pool, server: Any
+    ) -> None:
+        import time
+
+        from server.context import ARQ
+
+        user = await api.register("eager")
+        r = await api.post(
+            "/v1/garments", token=user.token, json={"name": "tee", "category": "tops"}
+        )
+        assert r.status == 201
+        refresh = await pool.fetchval("SELECT id FROM jobs WHERE kind = 'style_analysis'")
+        r = await api.post("/v1/style-analysis", token=user.token)
+        assert r.status == 202
+        job = (await r.json())["job"]
+        assert job["id"] != str(refresh), "the tap joined the refresh deferred by a minute"
+        arq = server.app[ARQ]
+        due_ms = await arq.zscore(arq.default_queue_name, job["id"])
+        assert due_ms is not None and due_ms <= (time.time() + 1) * 1000
+
+
 async def test_every_occasion_an_outfit_can_carry_gets_recommendations(
     api: Api, pool: asyncpg.Pool, run_jobs: Callable[[], Awaitable[int]]
 ) -> None:

@@ -232,7 +232,8 @@ async def refresh_style_later(request: web.Request, uid: Any) -> None:
             kind="style_analysis",
             user_id=uid,
             args={},
-            dedupe_key=f"style_analysis:{uid}",
+            # Its own key: an "Analyse" tap meanwhile must not join a job deferred by a minute.
+            dedupe_key=f"style_analysis:auto:{uid}",
             defer_by=delay,
         )
     except Exception:

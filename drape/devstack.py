@@ -73,8 +73,12 @@ def embedded_redis(stack: ExitStack, data: Path) -> str:
     return f"redis://127.0.0.1:{port}/0"
 
 
-def resolve_environment(stack: ExitStack, *, embedded: bool, data: Path) -> dict[str, str]:
-    env: dict[str, str] = {}
+def resolve_environment(
+    stack: ExitStack, *, embedded: bool, data: Path, port: int = 8080
+) -> dict[str, str]:
+    # Links are signed on the web process's address by every process, the worker included
+    # (honcho gives the worker a PORT of its own, and links on it would be dead).
+    env: dict[str, str] = {"PUBLIC_URL": os.environ.get("PUBLIC_URL", f"http://127.0.0.1:{port}")}
     if "DATABASE_URL" in os.environ and not embedded:
         env["DATABASE_URL"] = os.environ["DATABASE_URL"]
     elif not embedded and asyncio.run(_postgres_answers(LOCAL_PG)):
@@ -104,7 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     with ExitStack() as stack:
-        env = resolve_environment(stack, embedded=args.embedded, data=args.data_dir.resolve())
+        env = resolve_environment(
+            stack, embedded=args.embedded, data=args.data_dir.resolve(), port=args.port
+        )
         child_env: dict[str, Any] = {**os.environ, **env, "PORT": str(args.port)}
         child_env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
         # The release step, as a deployment runs it: create the database if needed, migrate.

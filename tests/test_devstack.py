@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from tests.conftest import free_port
 
@@ -65,3 +66,19 @@ async def test_embedded_stack_serves_readyz(tmp_path: Path) -> None:
     assert set(body["checks"]) == {"postgres", "redis", "object_store"}
     log = out.decode()
     assert "embedded Postgres" in log and "embedded Redis" in log
+
+
+def test_every_process_signs_links_on_the_web_address(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """honcho gives the worker PORT+100: a link it signs on its own port would be dead."""
+    from contextlib import ExitStack
+
+    from drape.devstack import resolve_environment
+
+    monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/unused")
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/15")
+    monkeypatch.delenv("PUBLIC_URL", raising=False)
+    with ExitStack() as stack:
+        env = resolve_environment(stack, embedded=False, data=tmp_path, port=8123)
+    assert env["PUBLIC_URL"] == "http://127.0.0.1:8123"

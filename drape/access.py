@@ -143,13 +143,22 @@ class Mirror:
     this process's own revocations at once, and in full from Redis each time the channel is
     (re)subscribed (`resync`), so a gap in the channel cannot hide a revocation for long."""
 
+    PRUNE_EVERY = 60.0  # seconds between sweeps of expired entries
+
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self.sessions: dict[str, tuple[str, float]] = {}
         self.users: dict[str, tuple[str, float]] = {}
+        self._next_prune = clock() + self.PRUNE_EVERY
 
     def note(self, ended: Ended, ttl: float) -> None:
-        until = self._clock() + ttl
+        now = self._clock()
+        if now >= self._next_prune:  # entries nobody looks up again must not pile up
+            for table in (self.sessions, self.users):
+                for key in [k for k, (_, until) in table.items() if until <= now]:
+                    del table[key]
+            self._next_prune = now + self.PRUNE_EVERY
+        until = now + ttl
         for sid in ended.sessions:
             self.sessions[sid] = (ended.reason, until)
         for uid in ended.users:

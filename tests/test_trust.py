@@ -4,6 +4,7 @@ on this process and on others; sign-in throttling counts per account."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -230,3 +231,20 @@ async def test_a_cut_on_one_process_ends_the_stream_on_another_within_a_second(
     await _comment(api, owner, post_id)
     await asyncio.sleep(0.3)
     assert comments.items == []
+
+
+def test_the_revocation_mirror_forgets_what_expired() -> None:
+    from drape import access
+    from drape.tokens import AccessClaims
+
+    now = [0.0]
+    mirror = access.Mirror(clock=lambda: now[0])
+    sid, uid = uuid.uuid4(), uuid.uuid4()
+    mirror.note(access.Ended(sessions=(str(sid),), reason="signed_out"), ttl=100)
+    assert mirror.reason(AccessClaims(uid, sid, 0)) == "signed_out"
+    assert mirror.reason(AccessClaims(uid, uuid.uuid4(), 0)) is None
+    mirror.note(access.Ended(users=(str(uid),), reason="account_deleted"), ttl=100)
+    assert mirror.reason(AccessClaims(uid, None, 0)) == "account_deleted"
+    now[0] = 200.0  # both expired: a later note sweeps them even if nobody asks again
+    mirror.note(access.Ended(sessions=("other",)), ttl=100)
+    assert set(mirror.sessions) == {"other"} and mirror.users == {}

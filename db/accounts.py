@@ -6,6 +6,7 @@ Both are idempotent: running either again after a crash leaves the same rows.
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -90,8 +91,6 @@ ORDER BY deleted_at LIMIT 100
 
 
 async def pending_purges(pool: asyncpg.Pool, older_than: float) -> list[uuid.UUID]:
-    from datetime import timedelta
-
     return [r["id"] for r in await pool.fetch(PENDING_PURGES, timedelta(seconds=older_than))]
 
 

@@ -20,23 +20,12 @@ from db import posts as db_posts
 from drape import vocab
 from drape.settings import Settings
 from tests.conftest import ROOT, Api, EventLog, RunningApp, User
+from tests.social_helpers import new_comment, new_post
 
 PASSWORD = "correct horse battery"
 
 
 # Helpers -----------------------------------------------------------------------------------------
-
-
-async def _post(api: Api, user: User, caption: str = "look") -> str:
-    r = await api.post("/v1/posts", token=user.token, json={"caption": caption})
-    assert r.status == 201, await r.text()
-    return str((await r.json())["id"])
-
-
-async def _comment(api: Api, user: User, post_id: str, body: str = "nice") -> str:
-    r = await api.post(f"/v1/posts/{post_id}/comments", token=user.token, json={"body": body})
-    assert r.status == 201, await r.text()
-    return str((await r.json())["id"])
 
 
 async def _report(
@@ -135,8 +124,8 @@ async def _ended(client: socketio.AsyncClient, log: EventLog, timeout: float = 2
 
 async def test_every_reason_and_target_type_files_a_report(api: Api) -> None:
     author, reporter = await api.register("author"), await api.register("reporter")
-    posts = [await _post(api, author, f"look {i}") for i in range(6)]
-    comment = await _comment(api, author, posts[0])
+    posts = [await new_post(api, author, f"look {i}") for i in range(6)]
+    comment = await new_comment(api, author, posts[0])
     targets = [("user", author.id), ("comment", comment)] + [("post", p) for p in posts]
     for (target_type, target_id), reason in zip(targets, vocab.REPORT_REASONS, strict=True):
         r = await _report(api, reporter, target_type, target_id, reason, comment=" see this ")
@@ -178,7 +167,7 @@ async def test_one_open_report_per_reporter_and_target(api: Api, pool: asyncpg.P
     unchanged; once it is resolved, the account may report the target again."""
     author, reporter, other = [await api.register(n) for n in ("author", "reporter", "other")]
     admin = await _admin(api, pool)
-    post = await _post(api, author)
+    post = await new_post(api, author)
     first = await _report(api, reporter, "post", post, "spam")
     assert first.status == 201
     again = await _report(api, reporter, "post", post, "hate", comment="really")
@@ -195,8 +184,8 @@ async def test_a_reporter_reports_only_what_they_can_see(api: Api) -> None:
     hidden, stranger = await api.register("hidden"), await api.register("stranger")
     r = await api.patch("/v1/me", token=hidden.token, json={"is_private": True})
     assert r.status == 200
-    post = await _post(api, hidden, "for followers")
-    comment = await _comment(api, hidden, post)
+    post = await new_post(api, hidden, "for followers")
+    comment = await new_comment(api, hidden, post)
     for target_type, target_id in [("post", post), ("comment", comment)]:
         problem = await _problem(await _report(api, stranger, target_type, target_id), 404)
         assert target_type in problem["detail"]
@@ -214,7 +203,7 @@ async def test_reports_are_rate_limited(api: Api, settings: Settings) -> None:
     limit = settings.rate_report_account
     assert limit > 0
     author, reporter = await api.register("author"), await api.register("reporter")
-    posts = [await _post(api, author, f"p{i}") for i in range(limit + 1)]
+    posts = [await new_post(api, author, f"p{i}") for i in range(limit + 1)]
     for post in posts[:limit]:
         assert (await _report(api, reporter, "post", post)).status == 201
     r = await _report(api, reporter, "post", posts[-1])
@@ -239,7 +228,7 @@ async def test_admin_routes_are_for_admins_only(
     api: Api, pool: asyncpg.Pool, server: RunningApp
 ) -> None:
     author, user = await api.register("author"), await api.register("plain")
-    post = await _post(api, author)
+    post = await new_post(api, author)
     report = await _filed(api, user, "post", post)
     calls = _admin_calls(report, author.username)
     # Every admin route of the app is in this list, so a new one cannot skip the check.
@@ -326,8 +315,8 @@ async def test_the_queue_shows_each_target_with_its_counts(api: Api, pool: async
     author = await api.register("author")
     r1, r2, r3 = [await api.register(n) for n in ("rep_one", "rep_two", "rep_three")]
     admin = await _admin(api, pool)
-    post = await _post(api, author, "questionable")
-    comment = await _comment(api, author, post, "rude words")
+    post = await new_post(api, author, "questionable")
+    comment = await new_comment(api, author, post, "rude words")
     first = await _filed(api, r1, "post", post, reason="spam")
     await _filed(api, r2, "post", post, reason="hate")
     newest_on_post = await _filed(api, r3, "post", post, reason="spam", comment="again")
@@ -396,7 +385,7 @@ async def _queue_raw(api: Api, admin: User, query: str) -> aiohttp.ClientRespons
 async def test_resolving_twice_is_409_and_unknown_reports_404(api: Api, pool: asyncpg.Pool) -> None:
     author, reporter, other = [await api.register(n) for n in ("author", "reporter", "other")]
     admin = await _admin(api, pool)
-    post = await _post(api, author)
+    post = await new_post(api, author)
     one = await _filed(api, reporter, "post", post)
     two = await _filed(api, other, "post", post)
     # Two admins at once on two reports of one target: one action resolves both.
@@ -413,7 +402,7 @@ async def test_resolving_twice_is_409_and_unknown_reports_404(api: Api, pool: as
     on_user = await _filed(api, reporter, "user", author.id)
     problem = await _problem(await _resolve(api, admin, on_user, "remove_content"), 422)
     assert problem["errors"][0]["field"] == "action"
-    on_admin = await _filed(api, reporter, "post", await _post(api, admin, "admin's own"))
+    on_admin = await _filed(api, reporter, "post", await new_post(api, admin, "admin's own"))
     await _problem(await _resolve(api, admin, on_admin, "suspend_user"), 422)
     assert await pool.fetchval("SELECT count(*) FROM reports WHERE status = 'open'") == 2
 
@@ -427,9 +416,9 @@ async def test_remove_content_takes_a_post_away_from_everyone(
     author, follower, reporter = [await api.register(n) for n in ("author", "fan", "reporter")]
     admin = await _admin(api, pool)
     await _follow(api, follower, author)
-    post = await _post(api, author, "bad")
-    await _post(api, author, "fine")
-    await _comment(api, follower, post)
+    post = await new_post(api, author, "bad")
+    await new_post(api, author, "fine")
+    await new_comment(api, follower, post)
     assert (await api.put(f"/v1/posts/{post}/like", token=follower.token)).status == 200
     # The follower's home timeline is built and holds the post.
     assert await _captions(api, follower, "/v1/feed") == ["fine", "bad"]
@@ -489,9 +478,9 @@ async def test_remove_content_takes_a_comment_away(
 ) -> None:
     author, commenter, reporter = [await api.register(n) for n in ("author", "loud", "reporter")]
     admin = await _admin(api, pool)
-    post = await _post(api, author)
-    rude = await _comment(api, commenter, post, "rude")
-    await _comment(api, reporter, post, "kind")
+    post = await new_post(api, author)
+    rude = await new_comment(api, commenter, post, "rude")
+    await new_comment(api, reporter, post, "kind")
     watcher = await sio_connect(author.token)
     deleted = EventLog(watcher, "post:comment_deleted")
     assert (await watcher.call("subscribe", {"post_id": post}, timeout=5))["ok"]
@@ -523,7 +512,7 @@ async def test_suspend_user_ends_its_sessions_at_once_until_lifted(
 ) -> None:
     offender, reporter = await api.register("offender"), await api.register("reporter")
     admin = await _admin(api, pool)
-    post = await _post(api, offender, "mean")
+    post = await new_post(api, offender, "mean")
     other_report = await _filed(api, admin, "post", post, reason="harassment")
     report = await _filed(api, reporter, "post", post, reason="harassment")
     on_account = await _filed(api, reporter, "user", offender.id, reason="harassment")
@@ -595,7 +584,7 @@ async def test_a_post_reported_by_enough_accounts_is_hidden_until_reviewed(
     author, fan = await api.register("author"), await api.register("fan")
     admin = await _admin(api, pool)
     await _follow(api, fan, author)
-    post = await _post(api, author, "contested")
+    post = await new_post(api, author, "contested")
     reporters = await _quick_users(pool, api, n + 1, "rep")
     # One account reporting again and again is one reporter.
     statuses = [(await _report(api, reporters[0], "post", post)).status for _ in range(n)]
@@ -633,8 +622,8 @@ async def test_a_comment_reported_by_enough_accounts_is_hidden_but_from_its_auth
     n = settings.report_hide_threshold
     author, commenter = await api.register("author"), await api.register("commenter")
     admin = await _admin(api, pool)
-    post = await _post(api, author)
-    comment = await _comment(api, commenter, post, "borderline")
+    post = await new_post(api, author)
+    comment = await new_comment(api, commenter, post, "borderline")
     reporters = await _quick_users(pool, api, n, "rep")
     # Reported all at once: exactly one of them hides it, and the count drops once.
     answers = await asyncio.gather(*(_report(api, u, "comment", comment) for u in reporters))

@@ -12,6 +12,7 @@ import pytest
 import socketio
 
 from tests.conftest import Api, EventLog, User
+from tests.social_helpers import new_comment, new_post
 
 Connect = Callable[..., Awaitable[socketio.AsyncClient]]
 PASSWORD = "correct horse battery"
@@ -32,17 +33,6 @@ async def _ended(client: socketio.AsyncClient, log: EventLog, timeout: float = 1
         await asyncio.sleep(0.05)
     assert not client.connected
     return reasons[0]["reason"]
-
-
-async def _post(api: Api, author: User, caption: str = "look") -> str:
-    r = await api.post("/v1/posts", token=author.token, json={"caption": caption})
-    assert r.status == 201, await r.text()
-    return str((await r.json())["id"])
-
-
-async def _comment(api: Api, user: User, post_id: str, body: str = "nice") -> None:
-    r = await api.post(f"/v1/posts/{post_id}/comments", token=user.token, json={"body": body})
-    assert r.status == 201, await r.text()
 
 
 async def _subscribed(client: socketio.AsyncClient, post_id: str) -> None:
@@ -97,15 +87,15 @@ async def test_unfollowing_a_private_account_stops_its_live_comments(
     assert (await api.patch("/v1/me", token=owner.token, json={"is_private": True})).status == 200
     assert (await api.put("/v1/users/fan/follow", token=owner.token)).status in (200, 201)
     await _accept(api, owner, fan)
-    post_id = await _post(api, owner)
+    post_id = await new_post(api, owner)
     client = await sio_connect(fan.token)
     comments, left = EventLog(client, "post:comment"), EventLog(client, "post:unsubscribed")
     await _subscribed(client, post_id)
-    await _comment(api, owner, post_id, "before")
+    await new_comment(api, owner, post_id, "before")
     await comments.wait_for(1)
     assert (await api.delete("/v1/users/closed/follow", token=fan.token)).status == 200
     assert (await left.wait_for(1, timeout=1.0))[0] == {"post_id": post_id, "reason": "access_lost"}
-    await _comment(api, owner, post_id, "after")
+    await new_comment(api, owner, post_id, "after")
     await asyncio.sleep(0.3)
     assert [c["comment"]["body"] for c in comments.items] == ["before"]
 
@@ -126,7 +116,7 @@ async def test_going_private_takes_strangers_out_of_the_post_rooms(
     friend = await api.register("friend")
     stranger = await api.register("passerby")
     assert (await api.put("/v1/users/opened/follow", token=friend.token)).status in (200, 201)
-    post_id = await _post(api, owner)
+    post_id = await new_post(api, owner)
     watchers = {}
     for who in (friend, stranger):
         client = await sio_connect(who.token)
@@ -134,7 +124,7 @@ async def test_going_private_takes_strangers_out_of_the_post_rooms(
         await _subscribed(client, post_id)
     assert (await api.patch("/v1/me", token=owner.token, json={"is_private": True})).status == 200
     await asyncio.sleep(0.5)
-    await _comment(api, owner, post_id, "private now")
+    await new_comment(api, owner, post_id, "private now")
     await watchers["friend"][0].wait_for(1)
     await asyncio.sleep(0.3)
     assert watchers["passerby"][0].items == []
@@ -211,7 +201,7 @@ async def test_a_cut_on_one_process_ends_the_stream_on_another_within_a_second(
     session = await _login(api, viewer.username)
     await api.patch("/v1/me", token=owner.token, json={"is_private": True})
     await _accept(api, owner, viewer)
-    post_id = await _post(api, owner)
+    post_id = await new_post(api, owner)
     client = await sio_connect(session["access_token"], url=other)
     ended, left = EventLog(client, "session:ended"), EventLog(client, "post:unsubscribed")
     comments = EventLog(client, "post:comment")
@@ -228,7 +218,7 @@ async def test_a_cut_on_one_process_ends_the_stream_on_another_within_a_second(
         path = f"/v1/users/{owner.username}/follow"
         assert (await api.delete(path, token=viewer.token)).status == 200
         assert (await left.wait_for(1, timeout=1.0))[0]["post_id"] == post_id
-    await _comment(api, owner, post_id)
+    await new_comment(api, owner, post_id)
     await asyncio.sleep(0.3)
     assert comments.items == []
 

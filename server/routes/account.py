@@ -29,6 +29,8 @@ from server.routes.jobs import Job
 from server.routes.users import Email, Input
 
 Password = Annotated[str, Field(min_length=1, max_length=1024)]
+# The token of a mailed link (verification, change of address, password reset).
+LinkToken = Annotated[str, Field(min_length=10, max_length=200)]
 
 
 class PasswordChange(Input):
@@ -133,7 +135,7 @@ async def request_verification(request: web.Request) -> web.Response:
 
 
 class TokenIn(Input):
-    token: Annotated[str, Field(min_length=10, max_length=200)]
+    token: LinkToken
 
 
 @endpoint(
@@ -186,7 +188,7 @@ async def password_reset(request: web.Request, body: ResetIn) -> web.Response:
 
 
 class ResetConfirm(Input):
-    token: Annotated[str, Field(min_length=10, max_length=200)]
+    token: LinkToken
     new_password: Password
 
 

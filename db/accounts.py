@@ -109,6 +109,9 @@ ORDER BY 1, 2
 """
 # Never exported: what would let someone else sign in as the user.
 SECRET_COLUMNS = ("password_hash", "token_hash")
+# Rows that name the user but are another account's own act, which that account may keep from
+# them: who blocked or muted them (a mute is silent) and who reported them.
+OTHERS_ACTS = {("blocks", "blocked_id"), ("mutes", "muted_id"), ("reports", "owner_id")}
 
 
 async def export_rows(pool: asyncpg.Pool, user_id: uuid.UUID) -> dict[str, list[Any]]:
@@ -117,7 +120,8 @@ async def export_rows(pool: asyncpg.Pool, user_id: uuid.UUID) -> dict[str, list[
     owners = await pool.fetch(OWNER_COLUMNS)
     per_table: dict[str, list[str]] = {}
     for r in owners:
-        per_table.setdefault(r["table_name"], []).append(r["column_name"])
+        if (r["table_name"], r["column_name"]) not in OTHERS_ACTS:
+            per_table.setdefault(r["table_name"], []).append(r["column_name"])
     strip = " ".join(f"- '{c}'" for c in SECRET_COLUMNS)
     out: dict[str, list[Any]] = {
         "users": [

@@ -7,6 +7,9 @@ from typing import Any
 
 import asyncpg
 
+from db.blocks import muted
+from db.posts import VISIBLE
+
 GARMENTS_FOR_AI = """
 SELECT id::text, category, subcategory, colors, pattern, material, formality, warmth, seasons,
        tags, price::float8 AS price, wear_count, last_worn_at, created_at
@@ -227,19 +230,23 @@ ACTIVE_FOLLOWS = """
 SELECT follower_id::text, followee_id::text FROM follows WHERE status = 'active' LIMIT $1
 """
 
-# Candidate posts the viewer ($1) may see and has not written, with their authors.
-CANDIDATE_POSTS = """
+# Candidate posts the viewer ($1) may see (db/posts.py VISIBLE) and has not written, by authors
+# the viewer has not muted, with their authors.
+CANDIDATE_POSTS = f"""
 SELECT p.id::text, p.author_id::text FROM posts p JOIN users u ON u.id = p.author_id
 WHERE p.created_at > now() - make_interval(days => $2) AND u.is_active AND p.author_id <> $1
-  AND p.removed_at IS NULL AND p.hidden_at IS NULL
-  AND (NOT u.is_private OR EXISTS (
-      SELECT 1 FROM follows f
-      WHERE f.follower_id = $1 AND f.followee_id = u.id AND f.status = 'active'))
+  AND p.hidden_at IS NULL AND {VISIBLE} AND NOT {muted("$1", "u.id")}
 """
 
 ALL_USERS = "SELECT id::text, is_active FROM users"
 
-ALREADY_ASKED = "SELECT followee_id::text FROM follows WHERE follower_id = $1"
+# Never suggested: accounts already followed or asked, muted, or apart by a block either way.
+ALREADY_ASKED = """
+SELECT followee_id::text FROM follows WHERE follower_id = $1
+UNION SELECT muted_id::text FROM mutes WHERE muter_id = $1
+UNION SELECT blocked_id::text FROM blocks WHERE blocker_id = $1
+UNION SELECT blocker_id::text FROM blocks WHERE blocked_id = $1
+"""
 
 
 async def social_inputs(

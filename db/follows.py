@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 
 from db import notifications
+from db.blocks import apart
 from db.common import KEYSET_TOP
 
 
@@ -20,9 +21,11 @@ class FollowResult:
     notification: dict[str, Any] | None = None
 
 
-INSERT_FOLLOW = """
+# Never between accounts apart by a block (checked again here, in the statement that writes).
+INSERT_FOLLOW = f"""
 INSERT INTO follows (follower_id, followee_id, status, accepted_at)
-VALUES ($1, $2, $3, CASE WHEN $3 = 'active' THEN now() END)
+SELECT $1, $2, $3, CASE WHEN $3 = 'active' THEN now() END
+WHERE NOT {apart("$1::uuid", "$2::uuid")}
 ON CONFLICT (follower_id, followee_id) DO NOTHING
 RETURNING id, status
 """
@@ -35,14 +38,16 @@ UPDATE users SET follower_count = follower_count + $3 WHERE id = $2
 """
 
 
-async def follow(pool: asyncpg.Pool, actor: asyncpg.Record, target: asyncpg.Record) -> FollowResult:
+async def follow(
+    pool: asyncpg.Pool, actor: asyncpg.Record, target: asyncpg.Record
+) -> FollowResult | None:
+    """None if the two are apart by a block."""
     status = "pending" if target["is_private"] else "active"
     async with pool.acquire() as conn, conn.transaction():
         row = await conn.fetchrow(INSERT_FOLLOW, actor["id"], target["id"], status)
         if row is None:
-            return FollowResult(
-                status=await conn.fetchval(CURRENT, actor["id"], target["id"]), changed=False
-            )
+            current = await conn.fetchval(CURRENT, actor["id"], target["id"])
+            return None if current is None else FollowResult(status=current, changed=False)
         if status == "active":
             await conn.execute(COUNT_FOLLOW, actor["id"], target["id"], 1)
         note = await notifications.notify(
@@ -133,35 +138,46 @@ async def accept_all(pool: asyncpg.Pool, user_id: uuid.UUID) -> list[uuid.UUID]:
     return [r["follower_id"] for r in await pool.fetch(ACCEPT_ALL, user_id)]
 
 
-SELECT_FOLLOWERS = """
+# Follower lists leave out the accounts the viewer ($5) is apart from.
+SELECT_FOLLOWERS = f"""
 SELECT f.created_at, u.id, u.username, u.display_name, u.avatar_url, u.is_verified
 FROM follows f JOIN users u ON u.id = f.follower_id
 WHERE f.followee_id = $1 AND f.status = 'active' AND (f.created_at, u.id) < ($2, $3)
+  AND u.is_active AND NOT {apart("$5", "u.id")}
 ORDER BY f.created_at DESC, u.id DESC
 LIMIT $4
 """
 
-SELECT_FOLLOWING = """
+SELECT_FOLLOWING = f"""
 SELECT f.created_at, u.id, u.username, u.display_name, u.avatar_url, u.is_verified
 FROM follows f JOIN users u ON u.id = f.followee_id
 WHERE f.follower_id = $1 AND f.status = 'active' AND (f.created_at, u.id) < ($2, $3)
+  AND u.is_active AND NOT {apart("$5", "u.id")}
 ORDER BY f.created_at DESC, u.id DESC
 LIMIT $4
 """
 
 
 async def followers(
-    pool: asyncpg.Pool, user_id: uuid.UUID, before: tuple[Any, Any] | None, limit: int
+    pool: asyncpg.Pool,
+    user_id: uuid.UUID,
+    before: tuple[Any, Any] | None,
+    limit: int,
+    viewer: uuid.UUID,
 ) -> list[asyncpg.Record]:
     created_at, other = before or KEYSET_TOP
-    return await pool.fetch(SELECT_FOLLOWERS, user_id, created_at, other, limit)
+    return await pool.fetch(SELECT_FOLLOWERS, user_id, created_at, other, limit, viewer)
 
 
 async def following(
-    pool: asyncpg.Pool, user_id: uuid.UUID, before: tuple[Any, Any] | None, limit: int
+    pool: asyncpg.Pool,
+    user_id: uuid.UUID,
+    before: tuple[Any, Any] | None,
+    limit: int,
+    viewer: uuid.UUID,
 ) -> list[asyncpg.Record]:
     created_at, other = before or KEYSET_TOP
-    return await pool.fetch(SELECT_FOLLOWING, user_id, created_at, other, limit)
+    return await pool.fetch(SELECT_FOLLOWING, user_id, created_at, other, limit, viewer)
 
 
 FOLLOWER_IDS = """

@@ -12,6 +12,7 @@ from typing import Any
 
 import asyncpg
 
+from db.blocks import apart, muted
 from db.common import iso
 
 # A repeat (the same actor, type and post for the same recipient) within this many seconds of
@@ -22,10 +23,12 @@ NO_POST = uuid.UUID(int=0)  # notification_marks.post_id of a notification about
 # Claim the mark first: ON CONFLICT DO UPDATE ... WHERE decides on the latest committed mark
 # under its row lock, so of concurrent repeats exactly one notifies. Only then is the counter
 # bumped, so a skipped repeat leaves no hole in the seq.
-INSERT_NOTIFICATION = """
+# Nothing passes between accounts apart by a block, nor from an account the recipient muted.
+INSERT_NOTIFICATION = f"""
 WITH mark AS (
     INSERT INTO notification_marks AS m (user_id, actor_id, type, post_id, at)
-    VALUES ($1, $3, $2, coalesce($4::uuid, $6::uuid), now())
+    SELECT $1, $3, $2, coalesce($4::uuid, $6::uuid), now()
+    WHERE NOT {apart("$1::uuid", "$3::uuid")} AND NOT {muted("$1::uuid", "$3::uuid")}
     ON CONFLICT (user_id, actor_id, type, post_id) DO UPDATE SET at = excluded.at
     WHERE m.at <= excluded.at - make_interval(secs => $7)
     RETURNING user_id
@@ -83,11 +86,12 @@ def notification_json(
     return out
 
 
-SELECT_AFTER = """
+# Stored notifications from an account the recipient is now apart from are left out.
+SELECT_AFTER = f"""
 SELECT n.seq, n.id, n.type, n.actor_id, n.post_id, n.comment_id, n.created_at,
        a.username AS actor_username
 FROM notifications n LEFT JOIN users a ON a.id = n.actor_id
-WHERE n.user_id = $1 AND n.seq > $2
+WHERE n.user_id = $1 AND n.seq > $2 AND NOT {apart("n.user_id", "n.actor_id")}
 ORDER BY n.seq
 LIMIT $3
 """

@@ -10,19 +10,25 @@ from typing import Any
 import asyncpg
 
 from db import notifications, uploads
+from db.blocks import apart, muted
 from db.common import KEYSET_BOTTOM, KEYSET_TOP
 
 # Which posts (p) and comments (c) are shown at all (migrations/0007_moderation.sql): none a
 # moderator removed, and none hidden pending review unless the viewer ($1) wrote it.
 SHOWN = "(p.removed_at IS NULL AND (p.hidden_at IS NULL OR p.author_id = $1))"
 COMMENT_SHOWN = "(c.removed_at IS NULL AND (c.hidden_at IS NULL OR c.author_id = $1))"
+# A comment (c) the viewer ($1) may read, under a post they may see: shown, and not by an account
+# apart from the viewer by a block.
+COMMENT_VISIBLE = f"({COMMENT_SHOWN} AND NOT {apart('$1', 'c.author_id')})"
 
 # Who may see an author's posts: everyone if the account is public; otherwise the author and
-# active followers; of those posts, the SHOWN ones. $1 is the viewer, u the author, p the post.
+# active followers; never an account apart from the author by a block (db/blocks.py); of those
+# posts, the SHOWN ones. $1 is the viewer, u the author, p the post.
 VISIBLE = f"""
 ({SHOWN} AND (NOT u.is_private OR u.id = $1 OR EXISTS (
     SELECT 1 FROM follows f
-    WHERE f.follower_id = $1 AND f.followee_id = u.id AND f.status = 'active')))
+    WHERE f.follower_id = $1 AND f.followee_id = u.id AND f.status = 'active'))
+ AND NOT {apart("$1", "u.id")})
 """
 
 POST_FIELDS = """
@@ -106,6 +112,7 @@ SELECT_FEED = f"""
 WITH authors AS (
     SELECT f.followee_id AS id FROM follows f JOIN users a ON a.id = f.followee_id
     WHERE f.follower_id = $1 AND f.status = 'active' AND a.is_active
+      AND NOT {muted("$1", "a.id")}
     UNION ALL SELECT $1
 ), page AS (
     SELECT q.id, q.created_at FROM authors a
@@ -195,7 +202,7 @@ WITH post AS (
 ), mark AS (
     INSERT INTO notification_marks AS m (user_id, actor_id, type, post_id, at)
     SELECT author_id, $1, 'like', $2, now() FROM post
-    WHERE author_id <> $1 AND EXISTS (SELECT 1 FROM liked)
+    WHERE author_id <> $1 AND EXISTS (SELECT 1 FROM liked) AND NOT {muted("author_id", "$1")}
     ON CONFLICT (user_id, actor_id, type, post_id) DO UPDATE SET at = excluded.at
     WHERE m.at <= excluded.at - make_interval(secs => $3)
     RETURNING user_id
@@ -318,7 +325,7 @@ async def add_comment(
 SELECT_COMMENTS = f"""
 SELECT {COMMENT_FIELDS}
 FROM comments c JOIN users a ON a.id = c.author_id
-WHERE c.post_id = $2 AND a.is_active AND {COMMENT_SHOWN} AND (c.created_at, c.id) > ($3, $4)
+WHERE c.post_id = $2 AND a.is_active AND {COMMENT_VISIBLE} AND (c.created_at, c.id) > ($3, $4)
 ORDER BY c.created_at, c.id
 LIMIT $5
 """
@@ -341,6 +348,7 @@ SELECT c.id, c.post_id, c.author_id, p.author_id AS post_author_id,
        u.is_active AND {VISIBLE} AS post_visible, c.hidden_at IS NULL AS counted
 FROM comments c JOIN posts p ON p.id = c.post_id JOIN users u ON u.id = p.author_id
 WHERE c.id = $2 AND {COMMENT_SHOWN}
+  AND (p.author_id = $1 OR NOT {apart("$1", "c.author_id")})  -- an owner: any under the post
 FOR UPDATE OF p
 """
 
@@ -431,4 +439,19 @@ async def visible_posts(
 ) -> list[asyncpg.Record]:
     """The posts among `post_ids` the viewer may see now, in the order given."""
     rows = {r["id"]: r for r in await pool.fetch(SELECT_VISIBLE_POSTS, viewer, post_ids)}
+    return [rows[i] for i in post_ids if i in rows]
+
+
+SELECT_EXPLORE_POSTS = f"""
+SELECT {POST_FIELDS}
+FROM posts p JOIN users u ON u.id = p.author_id
+WHERE p.id = ANY($2::uuid[]) AND u.is_active AND {VISIBLE} AND NOT {muted("$1", "u.id")}
+"""
+
+
+async def explore_posts(
+    pool: asyncpg.Pool, viewer: uuid.UUID, post_ids: list[uuid.UUID]
+) -> list[asyncpg.Record]:
+    """As visible_posts, without the posts of accounts the viewer muted."""
+    rows = {r["id"]: r for r in await pool.fetch(SELECT_EXPLORE_POSTS, viewer, post_ids)}
     return [rows[i] for i in post_ids if i in rows]

@@ -17,7 +17,7 @@ import asyncpg
 
 from db import tokens
 from db.common import KEYSET_TOP
-from db.posts import COMMENT_SHOWN, VISIBLE
+from db.posts import COMMENT_VISIBLE, VISIBLE
 
 # The first key of the two-key advisory locks on report targets: a space of its own.
 LOCK_CLASS = 7007
@@ -103,7 +103,7 @@ TARGET_COMMENT = f"""
 SELECT c.author_id AS owner_id, c.post_id
 FROM comments c JOIN users a ON a.id = c.author_id
 JOIN posts p ON p.id = c.post_id JOIN users u ON u.id = p.author_id
-WHERE c.id = $2 AND a.is_active AND {COMMENT_SHOWN} AND u.is_active AND {VISIBLE}
+WHERE c.id = $2 AND a.is_active AND {COMMENT_VISIBLE} AND u.is_active AND {VISIBLE}
 """
 
 

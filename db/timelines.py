@@ -17,6 +17,7 @@ from arq.connections import ArqRedis
 from redis.asyncio import Redis
 
 from db import follows, posts
+from db.blocks import muted
 from db.common import KEYSET_TOP
 from drape import timelines
 from drape.settings import Settings
@@ -47,7 +48,7 @@ FROM candidates c JOIN posts p ON p.id = c.id JOIN users u ON u.id = p.author_id
 LEFT JOIN follows f
     ON f.follower_id = $1 AND f.followee_id = p.author_id AND f.status = 'active'
 WHERE (p.created_at, p.id) < ($3, $4) AND u.is_active AND {posts.SHOWN}
-  AND (p.author_id = $1 OR f.follower_id IS NOT NULL)
+  AND (p.author_id = $1 OR f.follower_id IS NOT NULL) AND NOT {muted("$1", "p.author_id")}
 ORDER BY p.created_at DESC, p.id DESC
 LIMIT $5
 """
@@ -83,11 +84,12 @@ async def feed(
 
 # The newest posts of the accounts whose posts are written into the viewer's timeline (active
 # followees not merged at read time, and the viewer), one index probe per followee.
-SELECT_REBUILD = """
+SELECT_REBUILD = f"""
 WITH authors AS (
     SELECT f.followee_id AS id FROM follows f JOIN users a ON a.id = f.followee_id
     WHERE f.follower_id = $1 AND f.status = 'active' AND a.is_active
       AND NOT EXISTS (SELECT 1 FROM feed_pull_authors b WHERE b.author_id = f.followee_id)
+      AND NOT {muted("$1", "a.id")}
     UNION ALL SELECT $1
 )
 SELECT q.id, a.id AS author_id, q.created_at FROM authors a
@@ -125,6 +127,13 @@ INSERT INTO feed_pull_authors (author_id) VALUES ($1) ON CONFLICT DO NOTHING
 """
 
 
+# Who gets a new post in their timeline: the author's active followers who have not muted them.
+FANOUT_FOLLOWERS = f"""
+SELECT follower_id FROM follows
+WHERE followee_id = $1 AND status = 'active' AND NOT {muted("follower_id", "$1")}
+"""
+
+
 async def fan_out(
     pool: asyncpg.Pool, redis: Redis, settings: Settings, post_id: uuid.UUID
 ) -> dict[str, Any]:
@@ -139,7 +148,7 @@ async def fan_out(
     if post["pulled"]:
         await pool.execute(INSERT_PULL_AUTHOR, author)
     else:
-        recipients += await follows.follower_ids(pool, author)
+        recipients += [r[0] for r in await pool.fetch(FANOUT_FOLLOWERS, author)]
     written = await timelines.add(
         redis, settings, recipients, (post_id, author, post["created_at"])
     )
@@ -168,10 +177,12 @@ ORDER BY created_at DESC, id DESC
 LIMIT $2
 """
 
-# Of `viewers`, those who follow the author now (a follow undone meanwhile merges nothing).
-SELECT_ACTIVE_FOLLOWERS = """
+# Of `viewers`, those who follow the author now and have not muted them (a follow undone
+# meanwhile merges nothing).
+SELECT_ACTIVE_FOLLOWERS = f"""
 SELECT follower_id FROM follows
 WHERE followee_id = $1 AND follower_id = ANY($2::uuid[]) AND status = 'active'
+  AND NOT {muted("follower_id", "$1")}
 """
 
 

@@ -7,6 +7,8 @@ from typing import Any
 
 import asyncpg
 
+from db.blocks import apart
+
 USER_COLUMNS = """
 id, email, username, firebase_uid, password_hash, display_name, bio, avatar_url, website, locale,
 timezone, role, is_verified, is_private, is_active, preferences, follower_count, following_count,
@@ -61,6 +63,32 @@ SELECT_BY_USERNAME = f"SELECT {USER_COLUMNS} FROM users WHERE lower(username) = 
 
 async def get_by_username(pool: asyncpg.Pool, username: str) -> asyncpg.Record | None:
     return await pool.fetchrow(SELECT_BY_USERNAME, username)
+
+
+SELECT_SEEN_BY_USERNAME = f"""
+SELECT {USER_COLUMNS} FROM users
+WHERE lower(username) = lower($1) AND is_active AND NOT {apart("$2", "users.id")}
+"""
+
+
+async def get_seen_by_username(
+    conn: asyncpg.Connection | asyncpg.Pool, username: str, viewer: uuid.UUID
+) -> asyncpg.Record | None:
+    """The account as `viewer` may look it up: None if there is none, it is closed or
+    suspended, or the two are apart by a block (db/blocks.py), so all three look alike."""
+    return await conn.fetchrow(SELECT_SEEN_BY_USERNAME, username, viewer)
+
+
+SELECT_SEEN = f"""
+SELECT {USER_COLUMNS} FROM users
+WHERE id = $1 AND is_active AND NOT {apart("$2", "users.id")}
+"""
+
+
+async def get_seen(
+    conn: asyncpg.Connection | asyncpg.Pool, user: uuid.UUID, viewer: uuid.UUID
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(SELECT_SEEN, user, viewer)
 
 
 SELECT_BY_FIREBASE_UID = f"SELECT {USER_COLUMNS} FROM users WHERE firebase_uid = $1"

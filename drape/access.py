@@ -137,6 +137,15 @@ async def recheck(
     await redis.publish(control_channel(settings), orjson.dumps(message))
 
 
+async def set_apart(
+    redis: Redis, settings: Settings, a: uuid.UUID | str, b: uuid.UUID | str, *, apart: bool
+) -> None:
+    """A block between `a` and `b` began (`apart`) or ended: every process updates the filter of
+    live events of their sockets, and on a block takes each out of the other's post rooms."""
+    message = {"op": "apart", "users": [str(a), str(b)], "apart": apart}
+    await redis.publish(control_channel(settings), orjson.dumps(message))
+
+
 class Mirror:
     """This process's copy of the ended sessions and accounts, so a request checks a token with
     two dict lookups instead of a Redis round trip. Fed by the control channel (`note`), by

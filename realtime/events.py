@@ -25,6 +25,7 @@ import socketio
 from redis.asyncio import Redis
 
 from db import avatars as db_avatars
+from db import blocks as db_blocks
 from db import notifications as db_notifications
 from db import posts as db_posts
 from drape import access, avatar_live
@@ -52,6 +53,9 @@ class Conn:
     session_id: uuid.UUID | None
     expires_at: float
     posts: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)  # post room -> its author
+    # Accounts apart from this one by a block, either way: their actions in any room this
+    # socket is in are not delivered to it (realtime/fanout.py).
+    apart: set[str] = field(default_factory=set)
 
 
 def _uuid(data: Any, key: str) -> uuid.UUID | None:
@@ -113,26 +117,26 @@ class Events(socketio.AsyncNamespace):
         label = event if handler is not None else "unknown"
         return await guarded(self.server, self.limiter, label, handler or self._unknown, sid, rest)
 
-    async def _claims(self, token: Any) -> tuple[AccessClaims | None, str]:
-        """The token's claims if it may open or extend a socket now; else (None, why)."""
+    async def _claims(self, token: Any) -> tuple[AccessClaims | None, set[str], str]:
+        """The token's claims if it may open or extend a socket now, with the accounts its user
+        is apart from; else (None, _, why)."""
         if not isinstance(token, str):
-            return None, "no token"
+            return None, set(), "no token"
         try:
             claims = verify_access_token(self.settings, token)
         except InvalidToken:
-            return None, "invalid token"
+            return None, set(), "invalid token"
         if await access.revoked(self.backends.redis, claims) is not None:
-            return None, "session ended"
-        active = await self.backends.pool.fetchval(
-            "SELECT is_active FROM users WHERE id = $1", claims.user_id
-        )
-        return (claims, "") if active else (None, "no such account")
+            return None, set(), "session ended"
+        active, apart = await db_blocks.socket_account(self.backends.pool, claims.user_id)
+        return (claims, apart, "") if active else (None, set(), "no such account")
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
-        claims, why = await self._claims(auth.get("token") if isinstance(auth, dict) else None)
+        token = auth.get("token") if isinstance(auth, dict) else None
+        claims, apart, why = await self._claims(token)
         if claims is None:
             raise socketio.exceptions.ConnectionRefusedError(f"unauthorized: {why}")
-        self.conns[sid] = Conn(claims.user_id, claims.session_id, claims.expires_at)
+        self.conns[sid] = Conn(claims.user_id, claims.session_id, claims.expires_at, apart=apart)
         await self.enter_room(sid, user_room(claims.user_id))
         SOCKETS_CONNECTED.inc()
 
@@ -146,7 +150,7 @@ class Events(socketio.AsyncNamespace):
         expiry (send it a minute or so before)."""
         if not isinstance(data, dict) or not isinstance(data.get("token"), str):
             return error("invalid", "send {token: <a fresh access token>}")
-        claims, why = await self._claims(data["token"])
+        claims, _, why = await self._claims(data["token"])
         conn = self.conns[sid]
         if claims is None or claims.user_id != conn.user_id:
             return error("unauthorized", why or "a token of another account")
@@ -272,6 +276,8 @@ class Events(socketio.AsyncNamespace):
                     await self.end(sid, str(message.get("reason") or "signed_out"))
         elif message.get("op") == "restore":
             self.mirror.forget_user(message["user"])
+        elif message.get("op") == "apart":
+            await self.set_apart(*message["users"], apart=bool(message["apart"]))
         elif message.get("op") == "recheck":
             viewers = message.get("viewers")
             await self.recheck(
@@ -292,6 +298,26 @@ class Events(socketio.AsyncNamespace):
                     await self.leave_room(sid, post_room(post_id))
                     payload = {"post_id": str(post_id), "reason": "access_lost"}
                     await self.emit("post:unsubscribed", payload, to=sid)
+
+    def excludes(self, sid: str, actor: str) -> bool:
+        """An event about `actor`'s action is not for this socket (a block between them)."""
+        conn = self.conns.get(sid)
+        return conn is not None and actor in conn.apart
+
+    async def set_apart(self, a: str, b: str, *, apart: bool) -> None:
+        """A block between `a` and `b` began or ended: update the live-event filter of their
+        sockets here; on a block, each leaves the rooms of the other's posts."""
+        for conn in self.conns.values():
+            mine = str(conn.user_id)
+            if mine in (a, b):
+                other = b if mine == a else a
+                if apart:
+                    conn.apart.add(other)
+                else:
+                    conn.apart.discard(other)
+        if apart:
+            await self.recheck(uuid.UUID(a), {b})
+            await self.recheck(uuid.UUID(b), {a})
 
     async def listen(self, redis_url: str) -> None:
         """Follow the control channel until cancelled, reconnecting after a lost connection

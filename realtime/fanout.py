@@ -13,6 +13,7 @@ per-socket order is kept. Cross-process delivery still goes through Redis pub/su
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import socketio
@@ -50,8 +51,21 @@ def install(sio: socketio.AsyncServer) -> None:
     sio.eio._async = {**sio.eio._async, "websocket": RecordingWebSocket}
 
 
+def event_actor(args: list[Any]) -> str | None:
+    """The account whose action an event reports (`actor.id` of its payload), if any."""
+    data = args[0] if args else None
+    actor = data.get("actor") if isinstance(data, dict) else None
+    actor_id = actor.get("id") if isinstance(actor, dict) else None
+    return actor_id if isinstance(actor_id, str) else None
+
+
 class FanoutRedisManager(socketio.AsyncRedisManager):
-    """AsyncRedisManager whose local delivery writes frames directly (see module docstring)."""
+    """AsyncRedisManager whose local delivery writes frames directly (see module docstring).
+
+    `excludes(sid, actor)`, when set, leaves out recipients that must not get an event about
+    `actor`'s action (accounts apart by a block, realtime/events.py)."""
+
+    excludes: Callable[[str, str], bool] | None = None
 
     def _has_local(self, namespace: str, room: Any) -> bool:
         return _has_local_members(self.rooms[namespace], room)
@@ -73,9 +87,11 @@ class FanoutRedisManager(socketio.AsyncRedisManager):
         direct = queued = 0
         skip = message.get("skip_sid")
         skip_sids = set(skip) if isinstance(skip, list) else {skip}
+        actor = event_actor(args) or ""
+        excludes = self.excludes if actor else None
         sockets = self.server.eio.sockets
         for sid, eio_sid in self.get_participants(namespace, message.get("room")):
-            if sid in skip_sids:
+            if sid in skip_sids or (excludes is not None and excludes(sid, actor)):
                 continue
             sock = sockets.get(eio_sid)
             if sock is None or sock.closed:

@@ -73,6 +73,8 @@ def setup_realtime(
     app[REVOKED] = mirror = Mirror()
     events = Events(settings, mirror)
     sio.register_namespace(events)
+    if isinstance(sio.manager, FanoutRedisManager):
+        sio.manager.excludes = events.excludes
 
     tasks: list[asyncio.Task[None]] = []
 

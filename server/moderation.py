@@ -27,6 +27,12 @@ def screen(request: web.Request, **fields: str | None) -> None:
             raise invalid(name, REFUSED)
 
 
+def passing(request: web.Request, text: str) -> str:
+    """`text` if the word filter lets it through, else "" (for names taken from elsewhere, such
+    as a Google profile, where refusing would punish the user for what they did not type)."""
+    return "" if text and textfilter.for_settings(request.app[SETTINGS]).refuses(text) else text
+
+
 async def require_admin(request: web.Request) -> uuid.UUID:
     """The caller, if its account holds the admin role now (read on every request, so a revoked
     role stops working at once); else 403."""

@@ -214,3 +214,16 @@ async def test_bad_firebase_tokens_are_refused(
     r = await _firebase(api, token)
     assert r.status == 401, await r.text()
     assert await pool.fetchval("SELECT count(*) FROM users") == 0
+
+
+async def test_names_from_a_google_account_pass_the_word_filter(
+    api: Api, certs: CertServer
+) -> None:
+    """A new account takes its names from the Google profile; a name the filter refuses is not
+    copied (the sign-in itself still works: the user did nothing wrong here)."""
+    token = certs.sign(sub="firebase-uid-rude", email="fuckface@example.com", name="Shit Head")
+    r = await _firebase(api, token)
+    assert r.status == 201, await r.text()
+    user = (await r.json())["user"]
+    assert user["display_name"] == ""
+    assert user["username"].startswith("user_"), user["username"]

@@ -10,6 +10,7 @@ from server.routes import (
     ai,
     auth,
     avatars,
+    blocks,
     follows,
     garments,
     jobs,
@@ -81,6 +82,12 @@ def setup_routes(app: web.Application) -> None:
     r.add_delete("/v1/users/{username}/follow", follows.unfollow, name="unfollow")
     r.add_get("/v1/users/{username}/followers", follows.followers, name="followers")
     r.add_get("/v1/users/{username}/following", follows.following, name="following")
+    r.add_put("/v1/users/{username}/block", blocks.block, name="block")
+    r.add_delete("/v1/users/{username}/block", blocks.unblock, name="unblock")
+    r.add_put("/v1/users/{username}/mute", blocks.mute, name="mute")
+    r.add_delete("/v1/users/{username}/mute", blocks.unmute, name="unmute")
+    r.add_get("/v1/me/blocks", blocks.list_blocks, name="blocks")
+    r.add_get("/v1/me/mutes", blocks.list_mutes, name="mutes")
     r.add_get("/v1/me/follow-requests", follows.list_requests, name="follow_requests")
     r.add_post("/v1/me/follow-requests/{id}/accept", follows.accept_request, name="follow_accept")
     r.add_post("/v1/me/follow-requests/{id}/reject", follows.reject_request, name="follow_reject")

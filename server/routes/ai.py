@@ -199,7 +199,7 @@ async def refresh_explore(request: web.Request) -> web.Response:
 async def explore(request: web.Request) -> web.Response:
     pool, uid = request.app[POOL], user_id(request)
     picks = await db_ai.latest_targets(pool, uid, "post")
-    rows = await db_posts.visible_posts(pool, uid, [p["target_id"] for p in picks])
+    rows = await db_posts.explore_posts(pool, uid, [p["target_id"] for p in picks])
     return json_response({"items": await posts_json(pool, request.app[STORE], rows)})
 
 
@@ -209,8 +209,8 @@ async def suggested_people(request: web.Request) -> web.Response:
     picks = await db_ai.latest_targets(pool, uid, "user")
     items = []
     for p in picks:
-        user = await db_users.get_user(pool, p["target_id"])
-        if user is not None and user["is_active"]:
+        user = await db_users.get_seen(pool, p["target_id"], uid)
+        if user is not None:
             items.append(
                 {"user": public_user(user), "score": p["score"], "explanation": p["explanation"]}
             )

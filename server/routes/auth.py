@@ -223,8 +223,8 @@ async def firebase(request: web.Request, body: FirebaseIn) -> web.Response:
             uid=claims["sub"],
             email=email,
             email_verified=verified,
-            display_name=str(claims.get("name") or "")[:60],
-            username=_username_from(claims),
+            display_name=moderation.passing(request, str(claims.get("name") or "")[:60]),
+            username=_username_from(request, claims),
             proven=proven,
         )
     except db_users.LinkNeedsProof:
@@ -260,8 +260,9 @@ async def _prove_password(
     return account["id"]  # type: ignore[no-any-return]
 
 
-def _username_from(claims: dict[str, Any]) -> str:
-    """A free-looking username from the email or name; a random suffix avoids collisions."""
+def _username_from(request: web.Request, claims: dict[str, Any]) -> str:
+    """A free-looking username from the email or name (unless the word filter refuses it); a
+    random suffix avoids collisions."""
     base = str(claims.get("email") or claims.get("name") or "user").split("@")[0]
-    base = re.sub(r"[^A-Za-z0-9_.]", "", base)[:20] or "user"
+    base = moderation.passing(request, re.sub(r"[^A-Za-z0-9_.]", "", base)[:20]) or "user"
     return f"{base}_{secrets.token_hex(3)}"

@@ -54,8 +54,11 @@ class FollowRequestPage(BaseModel):
 
 
 async def _target(request: web.Request) -> asyncpg.Record:
-    target = await db_users.get_by_username(request.app[POOL], path_username(request))
-    if target is None or not target["is_active"]:
+    """The account named in the path as the caller may see it (closed, suspended and blocked
+    accounts are alike: not found)."""
+    pool, name = request.app[POOL], path_username(request)
+    target = await db_users.get_seen_by_username(pool, name, user_id(request))
+    if target is None:
         raise not_found("user")
     return target
 
@@ -72,6 +75,8 @@ async def follow(request: web.Request) -> web.Response:
     if me["id"] == target["id"]:
         raise invalid("username", "you cannot follow yourself")
     result = await db_follows.follow(request.app[POOL], me, target)
+    if result is None:  # blocked meanwhile
+        raise not_found("user")
     if result.changed and result.status == "active":
         await timelines.merge_author(request.app[ARQ], target["id"], [me["id"]])
     await request.app[EMITTER].notification(target["id"], result.notification)
@@ -94,7 +99,7 @@ async def unfollow(request: web.Request) -> web.Response:
     return json_response({"username": target["username"], "status": None})
 
 
-def _summary(r: asyncpg.Record) -> dict[str, Any]:
+def summary(r: asyncpg.Record) -> dict[str, Any]:
     return {
         "id": str(r["id"]),
         "username": r["username"],
@@ -113,9 +118,9 @@ async def _people(request: web.Request, query: PageQuery, which: str) -> web.Res
         )
     before = cursor_values(query.cursor, datetime, uuid.UUID)
     fetch = db_follows.followers if which == "followers" else db_follows.following
-    rows = await fetch(pool, target["id"], before, query.limit)
+    rows = await fetch(pool, target["id"], before, query.limit, user_id(request))
     return json_response(
-        {"items": [_summary(r) for r in rows], "next_cursor": next_cursor(rows, query.limit)}
+        {"items": [summary(r) for r in rows], "next_cursor": next_cursor(rows, query.limit)}
     )
 
 

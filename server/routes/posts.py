@@ -185,9 +185,11 @@ async def create_post(request: web.Request, body: PostIn) -> web.Response:
 )
 async def list_posts(request: web.Request, query: PostsQuery) -> web.Response:
     pool, viewer = request.app[POOL], user_id(request)
-    author = await db_users.get_by_username(pool, query.author) if query.author else None
-    if query.author and (author is None or not author["is_active"]):
-        raise not_found("user")
+    author = None
+    if query.author:
+        author = await db_users.get_seen_by_username(pool, query.author, viewer)
+        if author is None:
+            raise not_found("user")
     if author is not None and not await db_users.can_see_content(pool, viewer, author):
         raise forbidden("This account is private; follow it to see its posts.")
     before = cursor_values(query.cursor, datetime, uuid.UUID)
@@ -331,6 +333,7 @@ async def add_comment(request: web.Request, body: CommentIn) -> web.Response:
             "post_id": str(change.post_id),
             "comment": comment,
             "comment_count": change.comment_count,
+            "actor": {"id": str(me["id"]), "username": me["username"]},
         },
     )
     return json_response(comment, 201)

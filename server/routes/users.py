@@ -193,11 +193,10 @@ async def _change_email(
 
 @endpoint("A user's public profile", tags=["users"], response=PublicUser, errors=(404,))
 async def get_user(request: web.Request) -> web.Response:
-    pool = request.app[POOL]
-    row = await db_users.get_by_username(pool, path_username(request))
-    if row is None or not row["is_active"]:
+    pool, viewer = request.app[POOL], user_id(request)
+    row = await db_users.get_seen_by_username(pool, path_username(request), viewer)
+    if row is None:
         raise not_found("user")
-    viewer = user_id(request)
     status = await db_users.follow_status(pool, viewer, row["id"])
     visible = not row["is_private"] or viewer == row["id"] or status == "active"
     return json_response(public_user(row, follow_status=status, can_view_content=visible))

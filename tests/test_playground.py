@@ -259,6 +259,8 @@ def _drive(base: str, shots: Path) -> None:
         assert "@bob followed you" in texts and "@bob commented on your post" in texts
         a.until("read", lambda: not a.find("#unread").is_displayed())
 
+        _wardrobe_outfit_and_advice(a, shots)
+
         # The avatar: built by the worker, drawn by three.js, moved by a slider.
         a.tab("avatar")
         a.until("avatar form", lambda: a.find("#avatar-form").is_displayed())
@@ -295,6 +297,46 @@ def _drive(base: str, shots: Path) -> None:
         assert any("/objects/" in u and ".glb" in u for u in a.requests), a.requests
 
     _save(shots, feed_shots, avatar_shot)
+
+
+def _wardrobe_outfit_and_advice(w: Window, tmp: Path) -> None:
+    """Three garments (one with a photo through the presigned upload), an outfit of them, and
+    recommendations with their explanations."""
+    from selenium.webdriver.common.by import By
+
+    w.tab("wardrobe")
+    for name, category in [("White linen shirt", "tops"), ("Navy chinos", "bottoms"),
+                           ("Brown loafers", "shoes")]:  # fmt: skip
+        w.fill("#garment-name", name)
+        w.driver.find_element(
+            By.CSS_SELECTOR, f'#garment-category option[value="{category}"]'
+        ).click()
+        w.find("#garment-form button[type=submit]").click()
+        w.until(f"{name} listed", lambda name=name: name in w.find("#garments").text)
+    photo = tmp / "shirt.png"
+    Image.new("RGB", (600, 800), "#f4f1ea").save(photo)
+    first = w.driver.find_elements(By.CSS_SELECTOR, "#garments li.garment")[0]
+    gid = first.get_attribute("data-garment-id")
+    first.find_element(By.CSS_SELECTOR, "input[type=file]").send_keys(str(photo))
+    w.until("image uploaded", lambda: "/objects/" in w.find(
+        f'li[data-garment-id="{gid}"] img').get_attribute("src"), timeout=60)  # fmt: skip
+
+    w.tab("outfits")
+    w.until("garments to pick", lambda: len(w.driver.find_elements(
+        By.CSS_SELECTOR, "#outfit-picker input[type=checkbox]")) == 3)  # fmt: skip
+    w.fill("#outfit-name", "Spring office")
+    for box in w.driver.find_elements(By.CSS_SELECTOR, "#outfit-picker input[type=checkbox]"):
+        box.click()
+    w.find("#outfit-form button[type=submit]").click()
+    w.until("outfit saved", lambda: "Spring office" in w.find("#outfits").text)
+    assert "bottom: Navy chinos" in w.find("#outfits").text
+
+    w.tab("recommendations")
+    w.find("#rec-form button[type=submit]").click()
+    w.until("recommendations", lambda: w.driver.find_elements(
+        By.CSS_SELECTOR, "#recs li.rec .explanation"), timeout=120)  # fmt: skip
+    explanation = w.find("#recs li.rec .explanation").text
+    assert len(explanation) > 10, explanation
 
 
 def _save(shots: Path, feed: tuple[Image.Image, Image.Image], avatar: Image.Image) -> None:

@@ -103,8 +103,15 @@ function connect() {
     if (state.avatar) openSession();
   });
   socket.on('disconnect', () => { live.textContent = 'offline'; live.dataset.on = 'false'; });
+  // A refused handshake (an expired token) is not retried by the client: refresh, then retry
+  // once; a second refusal in a row leaves the badge on "offline".
+  let retried = false;
+  socket.on('connect', () => { retried = false; });
   socket.on('connect_error', async () => {
-    if (await refresh()) socket.auth = { token: state.tokens.access_token };
+    if (socket.active || retried || !(await refresh())) return;
+    retried = true;
+    socket.auth = { token: state.tokens.access_token };
+    socket.connect();
   });
   socket.on('session:ended', async (data) => {
     if (data.reason === 'token_expired' && (await refresh())) {

@@ -292,8 +292,14 @@ def _drive(base: str, shots: Path) -> None:
             assert w.requests, "the performance log recorded nothing"
             assert any(u.startswith("ws://127.0.0.1") for u in w.requests), w.requests
             assert _outside(w.requests) == [], _outside(w.requests)
-            blocked = [e for e in w.console if "Content Security Policy" in e["message"]]
-            assert blocked == [], blocked
+            # Nothing refused by the policy, no script error, no failed request but the one
+            # that finds no avatar yet (the page then offers to make one).
+            no_avatar = ("/v1/me/avatar ", "404 (Not Found)")
+            errors = [
+                e for e in w.console
+                if e["level"] == "SEVERE" and not all(s in e["message"] for s in no_avatar)
+            ]  # fmt: skip
+            assert errors == [], errors
         assert any("/objects/" in u and ".glb" in u for u in a.requests), a.requests
 
     _save(shots, feed_shots, avatar_shot)
@@ -357,7 +363,7 @@ async def test_two_windows_like_live_and_move_the_avatar(
         pytest.skip(why)
     stack = Stack(settings, logdir=tmp_path)
     try:
-        web = await stack.web()
+        web = await stack.web(timeout=60)
         await stack.worker()
         assert web.base is not None
         await asyncio.to_thread(_drive, web.base, tmp_path)

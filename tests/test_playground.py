@@ -343,6 +343,7 @@ def _wardrobe_outfit_and_advice(w: Window, tmp: Path) -> None:
         By.CSS_SELECTOR, "#recs li.rec .explanation"), timeout=120)  # fmt: skip
     explanation = w.find("#recs li.rec .explanation").text
     assert len(explanation) > 10, explanation
+    assert "Navy chinos" in w.find("#recs li.rec").text  # garments by name, not by id
 
 
 def _save(shots: Path, feed: tuple[Image.Image, Image.Image], avatar: Image.Image) -> None:

@@ -433,10 +433,11 @@ onSubmit('#avatar-form', async (form, data) => {
 
 // ------------------------------------------------------------------------------ recommendations
 async function loadRecommendations() {
-  const list = await api('GET', '/v1/recommendations');
+  const [list, garments] = await Promise.all([api('GET', '/v1/recommendations'), api('GET', '/v1/garments?limit=100')]);
+  const names = Object.fromEntries(garments.items.map((g) => [g.id, g.name]));
   $('#recs').replaceChildren(...list.items.map((rec) => el('li', { class: 'rec' },
     el('p', {}, el('strong', {}, `#${rec.rank}`), ` score ${rec.score.toFixed(2)}${rec.occasion ? ' · ' + rec.occasion : ''}`),
-    el('ul', {}, ...rec.items.map((i) => el('li', {}, `${i.slot || ''} ${i.name || i.garment?.name || i.garment_id}`))),
+    el('ul', {}, ...rec.items.map((i) => el('li', {}, `${i.slot ? i.slot + ': ' : ''}${names[i.garment_id] || i.name || i.garment_id}`))),
     el('p', { class: 'explanation' }, rec.explanation))));
   if (!list.items.length) $('#recs').append(el('li', {}, 'No recommendations yet: ask for some.'));
 }

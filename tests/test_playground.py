@@ -29,6 +29,7 @@ from PIL import Image
 
 from drape.settings import Settings
 from server.routes.playground import ROOT as PAGE
+from server.routes.playground import policy
 from tests.conftest import ROOT, Api, start_app
 from tests.harness import Stack, free_port
 
@@ -73,6 +74,18 @@ async def test_off_in_production_unless_asked_for(settings: Settings) -> None:
             await running.runner.cleanup()
     assert Settings.from_env({"ENVIRONMENT": "production", "JWT_SECRET": "x" * 32,
                               "PLAYGROUND": "true"}).serves_playground  # fmt: skip
+
+
+def test_the_policy_lets_the_page_reach_the_object_store(settings: Settings) -> None:
+    html = (PAGE / "index.html").read_bytes()
+    local = policy(settings, html)
+    assert f"connect-src 'self' {settings.public_url};" in local
+    s3 = settings.with_(
+        object_store_url="s3://b?endpoint=http://minio:9000&public_endpoint=https://cdn.example.com"
+    )
+    assert "img-src 'self' data: blob: https://cdn.example.com;" in policy(s3, html)
+    aws = policy(settings.with_(object_store_url="s3://b?region=eu-west-1"), html)
+    assert "connect-src 'self' https://*.amazonaws.com;" in aws
 
 
 # ---------------------------------------------------------------------- two browser windows

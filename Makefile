@@ -8,7 +8,7 @@ GLTF   := $(if $(wildcard tools/gltf/package-lock.json),tools/gltf/node_modules/
 # npm tool folders the avatar tests run (glTF Transform; three.js and Filament for Chromium).
 TOOLS  := $(foreach t,gltf-transform render,$(if $(wildcard tools/$(t)/package-lock.json),tools/$(t)/node_modules/.installed))
 
-.PHONY: chromium run test lint typecheck bench schema-docs migrate backup restore admin clean
+.PHONY: chromium playground run test lint typecheck bench schema-docs migrate backup restore admin clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,15 +24,31 @@ tools/%/node_modules/.installed: tools/%/package-lock.json
 	cd tools/$* && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-# Debian's Chromium for the avatar render tests (headless, software WebGL); as root only.
+# Debian's Chromium for the avatar render tests (headless, software WebGL) and its WebDriver
+# for the playground test; as root only.
 chromium:
 	@command -v chromium >/dev/null || [ "$$(id -u)" != 0 ] || \
 		(apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium)
+	@command -v chromedriver >/dev/null || [ "$$(id -u)" != 0 ] || \
+		(apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium-driver)
 
-run: $(STAMP)
+# The files /playground loads from npm packages, copied beside its own (server/playground/).
+PLAYGROUND_VENDOR := three/build/three.module.js three/build/three.core.js \
+	three/examples/jsm/loaders/GLTFLoader.js three/examples/jsm/utils/BufferGeometryUtils.js \
+	three/examples/jsm/utils/SkeletonUtils.js three/examples/jsm/libs/meshopt_decoder.module.js \
+	three/examples/jsm/controls/OrbitControls.js socket.io-client/dist/socket.io.esm.min.js
+
+server/playground/vendor/.copied: tools/playground/node_modules/.installed
+	rm -rf server/playground/vendor && mkdir -p server/playground/vendor
+	cd tools/playground/node_modules && cp --parents $(PLAYGROUND_VENDOR) ../../../server/playground/vendor/
+	touch $@
+
+playground: server/playground/vendor/.copied
+
+run: $(STAMP) playground
 	$(BIN)/python -m drape.devstack
 
-test: $(STAMP) $(GLTF) $(TOOLS) chromium
+test: $(STAMP) $(GLTF) $(TOOLS) chromium playground
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -68,4 +84,5 @@ admin: $(STAMP)
 	$(BIN)/python -m db.admin $(if $(REVOKE),revoke,grant) "$(USER)"
 
 clean:
-	rm -rf $(VENV) .data tools/gltf/node_modules tools/gltf-transform/node_modules tools/render/node_modules
+	rm -rf $(VENV) .data tools/gltf/node_modules tools/gltf-transform/node_modules tools/render/node_modules \
+		tools/playground/node_modules server/playground/vendor

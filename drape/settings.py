@@ -109,6 +109,10 @@ class Settings:
     mail_from: str = "Drape <no-reply@drape.local>"
     mail_outbox: str = ".data/outbox"
 
+    # The /playground page (server/routes/playground.py) is served everywhere but in production,
+    # where PLAYGROUND=true turns it on.
+    playground: bool = False
+
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -168,6 +172,10 @@ class Settings:
                 values[f.name] = raw
         values.update(overrides)
         return cls(**values)
+
+    @property
+    def serves_playground(self) -> bool:
+        return self.playground or self.environment != "production"
 
     def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)

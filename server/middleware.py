@@ -162,7 +162,8 @@ async def answer_headers(request: web.Request, response: web.StreamResponse) -> 
     h.update(SECURITY_HEADERS)
     h["Server"] = "drape"  # aiohttp's default names Python's and its own versions
     docs = request.path == "/docs" or request.path.startswith("/docs/")
-    h["Content-Security-Policy"] = DOCS_CSP if docs else API_CSP
+    # A page of ours (the playground) sets its own policy; anything else gets the API's.
+    h.setdefault("Content-Security-Policy", DOCS_CSP if docs else API_CSP)
     if request.path.startswith("/v1/"):
         # Tokens, account data, signed object URLs: nothing under /v1 is for a shared cache.
         h.setdefault("Cache-Control", "no-store")

@@ -31,7 +31,8 @@ PUBLIC_V1 = {
 }
 # Outside /v1 only these; the object routes check a signature of their own instead of a token.
 OUTSIDE_V1 = {"/healthz", "/readyz", "/metrics", "/openapi.json", "/objects", "/objects/{key}"}
-OUTSIDE_V1_PREFIXES = ("/docs", "/socket.io")
+# The docs and the playground are public pages; the playground's script signs in through /v1.
+OUTSIDE_V1_PREFIXES = ("/docs", "/socket.io", "/playground")
 
 
 def _routes(app: web.Application) -> list[tuple[str, str, web.AbstractRoute]]:

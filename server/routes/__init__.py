@@ -17,6 +17,7 @@ from server.routes import (
     notifications,
     objects,
     outfits,
+    playground,
     posts,
     reports,
     service,
@@ -147,3 +148,7 @@ def setup_routes(app: web.Application) -> None:
     r.add_get("/v1/jobs/{id}", jobs.get_job, name="job")
 
     service.setup_docs(app)
+
+    if playground.enabled(app):
+        r.add_get("/playground", playground.index, name="playground")
+        r.add_get("/playground/{path:.*}", playground.asset, name="playground_asset")

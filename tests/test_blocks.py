@@ -258,7 +258,9 @@ ROUTES: dict[str, Check | str] = {
     "objects_download": "signed links handed out with content the caller could see",
     **{
         name: PUBLIC
-        for name in ("healthz", "readyz", "metrics", "openapi", "docs_openapi", "docs", "docs_ui")
+        for name in (
+            "healthz readyz metrics openapi docs_openapi docs docs_ui playground playground_asset"
+        ).split()
     },
     **{
         name: OWN

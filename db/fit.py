@@ -144,6 +144,20 @@ async def list_catalogue(
     return await pool.fetch(LIST_CATALOGUE, brand, category, *before, limit)
 
 
+async def chart_for(
+    pool: asyncpg.Pool,
+    viewer: uuid.UUID,
+    chart_id: uuid.UUID | None,
+    garment_id: uuid.UUID | None,
+) -> asyncpg.Record | None:
+    """A chart by its id (a catalogue one, or mine) or the chart of a garment of mine."""
+    if chart_id is not None:
+        return await readable_chart(pool, chart_id, viewer)
+    if garment_id is not None:
+        return await garment_chart(pool, viewer, garment_id)
+    return None
+
+
 def brand_key(row: asyncpg.Record) -> str:
     """What a user's offset is kept under: the brand, or the chart itself when it has none."""
     brand = (row["brand"] or "").strip().lower()

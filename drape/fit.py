@@ -309,9 +309,12 @@ def comfort_optimum(positions: Mapping[str, float], weights: Mapping[str, float]
     return s
 
 
-def recommend(chart: Chart, body: Mapping[str, float], *, offset: float = 0.0) -> Recommendation:
+def recommend(
+    chart: Chart, body: Mapping[str, float], *, offset: float = 0.0, size: str | None = None
+) -> Recommendation:
     """The size of `chart` for `body` (cm). `offset` (in sizes) shifts the choice: a user's
-    learned offset for the brand plus the chart's bias across users."""
+    learned offset for the brand plus the chart's bias across users. With `size`, how that
+    size would fit instead (never abstaining for a body outside the chart)."""
     wanted = dimensions_for(chart.category, chart.subcategory)
     used = [d for d in wanted if d in chart.dimensions]
     if not used:
@@ -328,6 +331,10 @@ def recommend(chart: Chart, body: Mapping[str, float], *, offset: float = 0.0) -
     weights = {d: 1.0 if i == 0 else SECONDARY_WEIGHT for i, d in enumerate(deciding)}
     p = comfort_optimum(pos, weights)
     n = len(chart.sizes)
+    if size is not None and size not in chart.labels:
+        return _abstain(f"the chart has no size {size!r}")
+    if size is not None:
+        p = min(max(p, -BEYOND), n - 1 + BEYOND)
     if p < -BEYOND:
         d = min(deciding, key=lambda k: pos[k])
         return _abstain(f"smaller than the smallest size ({chart.sizes[0].label}) at {d}")
@@ -335,9 +342,11 @@ def recommend(chart: Chart, body: Mapping[str, float], *, offset: float = 0.0) -
         d = max(deciding, key=lambda k: pos[k])
         return _abstain(f"larger than the largest size ({chart.sizes[-1].label}) at {d}")
     losses = sorted((discomfort(i, pos, weights), i) for i in range(n))
-    index = losses[0][1]
-    size = chart.sizes[index]
-    fits = tuple(_label(d, float(body[d]), size.ranges[d], pos.get(d, float(index))) for d in used)
+    index = losses[0][1] if size is None else chart.labels.index(size)
+    chosen = chart.sizes[index]
+    fits = tuple(
+        _label(d, float(body[d]), chosen.ranges[d], pos.get(d, float(index))) for d in used
+    )
     # Confidence: a logistic of how much worse the runner-up size is (0.5 when both are as
     # good), for charts converted from garment measurements a little less.
     gap = (losses[1][0] - losses[0][0]) / sum(weights.values()) if n > 1 else 1.0
@@ -347,7 +356,7 @@ def recommend(chart: Chart, body: Mapping[str, float], *, offset: float = 0.0) -
     runner_up = losses[1][1] if n > 1 else index
     alternatives = (chart.sizes[runner_up].label,) if n > 1 and confidence < 0.6 else ()
     return Recommendation(
-        size=size.label, index=index, confidence=round(confidence, 3), position=round(p, 3),
+        size=chosen.label, index=index, confidence=round(confidence, 3), position=round(p, 3),
         dimensions=fits, alternatives=alternatives,
     )  # fmt: skip
 

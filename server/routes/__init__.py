@@ -143,6 +143,7 @@ def setup_routes(app: web.Application) -> None:
     # size and fit
     r.add_post("/v1/fit", fit.recommend_size, name="fit")
     r.add_post("/v1/fit/feedback", fit.fit_feedback, name="fit_feedback")
+    r.add_post("/v1/fit/map", fit.create_fit_map, name="fit_map")
     r.add_put("/v1/garments/{id}/size-chart", fit.put_garment_chart, name="garment_chart_put")
     r.add_get("/v1/garments/{id}/size-chart", fit.get_garment_chart, name="garment_chart")
     r.add_delete(

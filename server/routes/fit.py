@@ -13,13 +13,16 @@ from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from db import avatars as db_avatars
 from db import fit as db_fit
+from db import jobs as db_jobs
 from db.common import KEYSET_TOP
 from drape import fit, taxonomy
+from server import ratelimit
 from server.auth import user_id
-from server.context import POOL
+from server.context import ARQ, POOL
 from server.errors import Problem, invalid, not_found
 from server.openapi import endpoint
 from server.params import cursor_values, json_response, next_cursor, path_uuid
+from server.routes.jobs import Job
 from server.routes.users import Input
 
 Category = Literal[taxonomy.CATEGORY_NAMES]  # type: ignore[valid-type]
@@ -107,6 +110,25 @@ class FeedbackIn(Input):
         if (self.chart_id is None) == (self.garment_id is None):
             raise ValueError("give exactly one of chart_id or garment_id")
         return self
+
+
+class FitMapIn(Input):
+    """A stored chart (mine or the catalogue's) or a garment of mine with a chart; `size` to
+    map instead of the recommended one."""
+
+    chart_id: uuid.UUID | None = None
+    garment_id: uuid.UUID | None = None
+    size: Annotated[str, Field(min_length=1, max_length=fit.MAX_LABEL)] | None = None
+
+    @model_validator(mode="after")
+    def one_target(self) -> FitMapIn:
+        if (self.chart_id is None) == (self.garment_id is None):
+            raise ValueError("give exactly one of chart_id or garment_id")
+        return self
+
+
+class FitMapAccepted(BaseModel):
+    job: Job
 
 
 class DimensionResult(BaseModel):
@@ -351,3 +373,29 @@ async def fit_feedback(request: web.Request, body: FeedbackIn) -> web.Response:
         position=rec.position, outcome=body.outcome, dimension=body.dimension,
     )  # fmt: skip
     return json_response(result, 201)
+
+
+@endpoint(
+    "Colour my primary avatar by how a size fits (GLB with vertex colours and a PNG preview)",
+    tags=["fit"],
+    body=FitMapIn,
+    response=FitMapAccepted,
+    status=202,
+    errors=(404, 409, 422),
+    limit=ratelimit.Action.JOB,
+)
+async def create_fit_map(request: web.Request, body: FitMapIn) -> web.Response:
+    pool, me = request.app[POOL], user_id(request)
+    row = await target_chart(pool, me, body.chart_id, body.garment_id)
+    if body.size is not None and body.size not in fit.parse_chart(row["chart"]).labels:
+        raise invalid("size", "the chart has no such size")
+    avatar = await db_avatars.get_primary(pool, me)
+    if avatar is None or avatar["status"] != "ready":
+        raise Problem(409, "Your avatar is not built yet.")
+    args = {"avatar_id": str(avatar["id"]), "chart_id": str(row["id"]), "size": body.size}
+    job = await db_jobs.enqueue(
+        pool, request.app[ARQ], function="fit_map_build", kind="fit_map", user_id=me, args=args,
+        dedupe_key=f"fit-map:{avatar['id']}:{avatar['revision']}:{row['id']}:{body.size}:"
+        f"{row['updated_at'].timestamp()}",
+    )  # fmt: skip
+    return json_response({"job": db_jobs.job_json(job)}, 202)

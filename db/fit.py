@@ -164,6 +164,35 @@ def brand_key(row: asyncpg.Record) -> str:
     return brand or f"chart:{row['id']}"
 
 
+# Per garment of the owner: its own chart, else the newest catalogue chart of its brand and
+# category.
+CHARTS_OF_GARMENTS = """
+SELECT g.id AS garment_id, c.id, c.brand, c.chart, c.bias
+FROM garments g
+JOIN LATERAL (
+    SELECT s.id, s.brand, s.chart, s.bias FROM size_charts s
+    WHERE s.garment_id = g.id
+       OR (s.garment_id IS NULL AND lower(s.brand) = lower(g.brand) AND s.category = g.category)
+    ORDER BY (s.garment_id IS NOT NULL) DESC, s.created_at DESC
+    LIMIT 1
+) c ON true
+WHERE g.owner_id = $1 AND g.id = ANY($2::uuid[])
+"""
+
+
+async def charts_of_garments(
+    pool: asyncpg.Pool, owner_id: uuid.UUID, garment_ids: list[uuid.UUID]
+) -> list[asyncpg.Record]:
+    return await pool.fetch(CHARTS_OF_GARMENTS, owner_id, garment_ids)
+
+
+SELECT_OFFSETS = 'SELECT brand_key, "offset" FROM fit_brand_offsets WHERE user_id = $1'
+
+
+async def user_offsets(pool: asyncpg.Pool, user_id: uuid.UUID) -> dict[str, float]:
+    return {r["brand_key"]: float(r["offset"]) for r in await pool.fetch(SELECT_OFFSETS, user_id)}
+
+
 SELECT_OFFSET = 'SELECT "offset" FROM fit_brand_offsets WHERE user_id = $1 AND brand_key = $2'
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -364,3 +365,29 @@ async def test_outcomes_shift_my_brand_offset_and_the_charts_bias(
     fresh = await r.json()
     assert fresh["user_offset"] == 0 and fresh["chart_bias"] == learned["chart_bias"]
     assert await pool.fetchval("SELECT count(*) FROM fit_outcomes") == 3
+
+
+async def test_outfit_recommendations_say_which_size_of_a_charted_garment_fits(
+    api: Api, run_jobs: Callable[[], Awaitable[int]]
+) -> None:
+    user = await api.register("outfitter")
+    brand = await api.register("acmeco")
+    r = await api.post("/v1/size-charts", token=brand.token, json={**TOPS, "brand": "ACME"})
+    assert r.status == 201, await r.text()
+    top = await _garment(api, user, "tops", brand="acme")  # the catalogue chart of its brand
+    jeans = await _garment(api, user, "bottoms", brand="Nobody")  # no chart anywhere
+    shoes = {"name": "sneakers", "category": "shoes", "subcategory": "sneakers"}
+    r = await api.post("/v1/garments", token=user.token, json=shoes)
+    assert r.status == 201, await r.text()
+    await _avatar(api, user, {**BODY, "bust": 89, "waist": 71})
+    r = await api.post("/v1/recommendations", token=user.token, json={"count": 3})
+    assert r.status == 202, await r.text()
+    await run_jobs()
+    recs = (await (await api.get("/v1/recommendations", token=user.token)).json())["items"]
+    items = [i for rec in recs for i in rec["items"]]
+    assert recs and {top, jeans} <= {i["garment_id"] for i in items}, recs
+    for item in items:
+        if item["garment_id"] == top:
+            assert item["size"]["label"] == "M" and 0.5 <= item["size"]["confidence"] <= 1
+        else:
+            assert "size" not in item, item

@@ -8,6 +8,8 @@ import asyncio
 import uuid
 from typing import Any
 
+import asyncpg
+
 from db import avatars as db_avatars
 from db import fit as db_fit
 from drape import avatar_live as live
@@ -102,3 +104,30 @@ def _live_map(
         return None, rec, current[0] if current else None
     m = fit_map(params, rec, chart.category, chart.subcategory, weights)
     return m, rec, current[0] if current else None
+
+
+async def add_sizes(pool: asyncpg.Pool, user_id: uuid.UUID, rows: list[dict[str, Any]]) -> None:
+    """Give each outfit item whose garment has a size chart (its own, or its brand's in the
+    catalogue) the size that fits the user's primary avatar: item["size"] = {label,
+    confidence, chart_id}. Items stay as they are where the avatar or the chart says nothing."""
+    ids = {i["garment_id"] for r in rows for i in r["items"]}
+    if not ids:
+        return
+    charts = await db_fit.charts_of_garments(pool, user_id, [uuid.UUID(g) for g in ids])
+    avatar = await db_avatars.get_primary(pool, user_id) if charts else None
+    if avatar is None:
+        return
+    body = avatar["measured"] if avatar["status"] == "ready" else avatar["measurements"]
+    offsets = await db_fit.user_offsets(pool, user_id)
+    sizes: dict[str, dict[str, Any]] = {}
+    for c in charts:
+        offset = offsets.get(db_fit.brand_key(c), 0.0) + float(c["bias"])
+        rec = fit.recommend(fit.parse_chart(c["chart"]), body, offset=offset)
+        if rec.size is not None:
+            sizes[str(c["garment_id"])] = {
+                "label": rec.size, "confidence": rec.confidence, "chart_id": str(c["id"]),
+            }  # fmt: skip
+    for r in rows:
+        for item in r["items"]:
+            if item["garment_id"] in sizes:
+                item["size"] = sizes[item["garment_id"]]

@@ -349,11 +349,14 @@ def recommend(
     )
     # Confidence: a logistic of how much worse the runner-up size is (0.5 when both are as
     # good), for charts converted from garment measurements a little less.
-    gap = (losses[1][0] - losses[0][0]) / sum(weights.values()) if n > 1 else 1.0
+    # A size asked for that is not the best one gets how much worse it is: below one half.
+    own = discomfort(index, pos, weights)
+    other = losses[1][0] if index == losses[0][1] else losses[0][0]
+    gap = (other - own) / sum(weights.values()) if n > 1 else 1.0
     confidence = 1 / (1 + math.exp(-CONFIDENCE_SCALE * gap))
     if chart.kind == "garment":
         confidence *= 0.95
-    runner_up = losses[1][1] if n > 1 else index
+    runner_up = (losses[1][1] if index == losses[0][1] else losses[0][1]) if n > 1 else index
     alternatives = (chart.sizes[runner_up].label,) if n > 1 and confidence < 0.6 else ()
     return Recommendation(
         size=chosen.label, index=index, confidence=round(confidence, 3), position=round(p, 3),

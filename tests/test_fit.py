@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -391,3 +392,11 @@ async def test_outfit_recommendations_say_which_size_of_a_charted_garment_fits(
             assert item["size"]["label"] == "M" and 0.5 <= item["size"]["confidence"] <= 1
         else:
             assert "size" not in item, item
+
+
+async def test_the_schema_lists_the_outcomes_drape_knows(pool: asyncpg.Pool) -> None:
+    definition = await pool.fetchval(
+        "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = $1",
+        "fit_outcomes_outcome_valid",
+    )
+    assert sorted(re.findall(r"'([a-z_]+)'::text", definition)) == sorted(fit.OUTCOMES)

@@ -76,10 +76,12 @@ async def create_catalogue_chart(
     )
 
 
-# A catalogue chart is anyone's to read; a garment's only its owner's.
+# A catalogue chart is anyone's to read while its author's account is active; a garment's
+# only its owner's.
 SELECT_READABLE = f"""
-SELECT {CHART_COLUMNS} FROM size_charts
-WHERE id = $1 AND (garment_id IS NULL OR owner_id = $2)
+SELECT {CHART_COLUMNS} FROM size_charts c
+WHERE id = $1 AND (owner_id = $2 OR garment_id IS NULL
+                   AND EXISTS (SELECT 1 FROM users u WHERE u.id = c.owner_id AND u.is_active))
 """
 
 
@@ -123,8 +125,9 @@ async def delete_catalogue_chart(
 
 
 LIST_CATALOGUE = f"""
-SELECT {CHART_COLUMNS} FROM size_charts
+SELECT {CHART_COLUMNS} FROM size_charts c
 WHERE garment_id IS NULL
+  AND EXISTS (SELECT 1 FROM users u WHERE u.id = c.owner_id AND u.is_active)
   AND ($1::text IS NULL OR lower(brand) = lower($1))
   AND ($2::text IS NULL OR category = $2)
   AND (created_at, id) < ($3, $4)
@@ -172,7 +175,8 @@ FROM garments g
 JOIN LATERAL (
     SELECT s.id, s.brand, s.chart, s.bias FROM size_charts s
     WHERE s.garment_id = g.id
-       OR (s.garment_id IS NULL AND lower(s.brand) = lower(g.brand) AND s.category = g.category)
+       OR (s.garment_id IS NULL AND lower(s.brand) = lower(g.brand) AND s.category = g.category
+           AND EXISTS (SELECT 1 FROM users u WHERE u.id = s.owner_id AND u.is_active))
     ORDER BY (s.garment_id IS NOT NULL) DESC, s.created_at DESC
     LIMIT 1
 ) c ON true

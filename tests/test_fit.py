@@ -334,6 +334,15 @@ async def test_catalogue_charts_are_shared_and_only_their_author_changes_them(ap
     assert r.status == 204
     r = await api.get(f"/v1/size-charts/{cid}", token=reader.token)
     assert r.status == 404
+    # a deleted account's catalogue charts leave everyone's view at once
+    r = await api.post("/v1/size-charts", token=author.token, json={**TOPS, "brand": "Acme"})
+    cid = (await r.json())["id"]
+    r = await api.delete("/v1/me", token=author.token, json={"password": "correct horse battery"})
+    assert r.status == 202, await r.text()
+    r = await api.get(f"/v1/size-charts/{cid}", token=reader.token)
+    assert r.status == 404
+    r = await api.get("/v1/size-charts?brand=acme", token=reader.token)
+    assert (await r.json())["items"] == []
 
 
 async def test_outcomes_shift_my_brand_offset_and_the_charts_bias(

@@ -26,10 +26,12 @@ from redis.asyncio import Redis
 
 from db import avatars as db_avatars
 from db import blocks as db_blocks
+from db import fit as db_fit
 from db import notifications as db_notifications
 from db import posts as db_posts
-from drape import access, avatar_live
+from drape import access, avatar_live, fit
 from drape.avatar_inputs import AvatarInputError
+from drape.queue import wake
 from drape.settings import Settings
 from drape.tokens import AccessClaims, InvalidToken, verify_access_token
 from realtime.context import Backends
@@ -74,6 +76,7 @@ class Events(socketio.AsyncNamespace):
 
     CLIENT_EVENTS = (
         "subscribe", "unsubscribe", "sync", "avatar:session", "avatar:set", "auth:refresh",
+        "avatar:fit",
     )  # fmt: skip
 
     def __init__(
@@ -251,6 +254,35 @@ class Events(socketio.AsyncNamespace):
             return {**error("invalid", str(e)), "errors": e.as_problem_errors()}
         SOCKET_EVENTS.labels("avatar:set", "ok").inc()
         return {"ok": True, "avatar_id": str(avatar_id), "revision": done.revision}
+
+    async def on_avatar_fit(self, sid: str, data: Any) -> dict[str, Any]:
+        """How a size of a garment fits the live body: the ack names the request, and a worker
+        sends `avatar:fitmap` (the size, per-dimension labels and per-vertex ease)."""
+        avatar_id = _uuid(data, "avatar_id")
+        chart_id, garment_id = _uuid(data, "chart_id"), _uuid(data, "garment_id")
+        size = data.get("size") if isinstance(data, dict) else None
+        if avatar_id is None or (chart_id is None) == (garment_id is None):
+            return error("invalid", "send {avatar_id, chart_id or garment_id, size?}")
+        if size is not None and not isinstance(size, str):
+            return error("invalid", "size is a label of the chart")
+        if str(avatar_id) not in (await self.get_session(sid)).get("avatars", {}):
+            return error("no_session", "open it with avatar:session first")
+        me, b = self.conns[sid].user_id, self.backends
+        row = await db_fit.chart_for(b.pool, me, chart_id, garment_id)
+        if row is None:
+            SOCKET_EVENTS.labels("avatar:fit", "refused").inc()
+            return error("not_found", "no such size chart, or not yours to read")
+        offset = await db_fit.user_offset(b.pool, me, db_fit.brand_key(row)) + row["bias"]
+        request_id = uuid.uuid4().hex
+        request = {"user_id": str(me), "request_id": request_id, "chart_id": str(row["id"]),
+                   "chart": row["chart"], "offset": offset, "size": size}  # fmt: skip
+        await b.queue.enqueue_job("avatar_fit_live", str(avatar_id), request,
+                                  _job_id=f"avatar-fit:{request_id}")  # fmt: skip
+        await wake(b.queue)
+        SOCKET_EVENTS.labels("avatar:fit", "ok").inc()
+        sizes = list(fit.parse_chart(row["chart"]).labels)
+        return {"ok": True, "avatar_id": str(avatar_id), "request_id": request_id,
+                "chart_id": str(row["id"]), "sizes": sizes}  # fmt: skip
 
     async def _avatar_state(self, avatar_id: uuid.UUID, owner: uuid.UUID) -> dict[str, Any] | None:
         """The state a slider move applies to: the live session's latest, else the stored row."""

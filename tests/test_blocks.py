@@ -218,6 +218,30 @@ async def reports_of_content_refused(
 
 
 OWN = "only the caller's own account, data or jobs"
+CHART = {
+    "category": "tops",
+    "kind": "body",
+    "sizes": [
+        {"label": "S", "bust": [80, 88], "waist": [62, 70]},
+        {"label": "M", "bust": [88, 96], "waist": [70, 78]},
+    ],
+}
+
+
+async def charts_absent(api: Api, w: World, me: str, other: str, pool: asyncpg.Pool) -> None:
+    """A brand chart the other shared in the catalogue is absent to me."""
+    body = {**CHART, "brand": f"brand-{other}-{me}", "name": "tops"}
+    made = await ok(await api.post("/v1/size-charts", token=w.user(other).token, json=body), 201)
+    token = w.user(me).token
+    assert (await api.get(f"/v1/size-charts/{made['id']}", token=token)).status == 404
+    page = await ok(await api.get(f"/v1/size-charts?brand={body['brand']}", token=token))
+    assert page["items"] == []
+    control = await ok(await api.get(f"/v1/size-charts?brand={body['brand']}", token=w.c.token))
+    assert ids(control["items"]) == {made["id"]}
+    r = await api.post("/v1/fit", token=token, json={"chart_id": made["id"]})
+    assert r.status == 404, await r.text()
+
+
 PUBLIC = "no account's content"
 ROUTES: dict[str, Check | str] = {
     "user": profile_absent,
@@ -250,6 +274,17 @@ ROUTES: dict[str, Check | str] = {
     "unmute": "mutes: test_blocks.py",
     "blocks": "my own blocks: test_blocks.py",
     "mutes": "my own mutes: test_blocks.py",
+    "size_chart": charts_absent,
+    "size_charts": charts_absent,
+    "fit": charts_absent,
+    "size_chart_create": "a new chart of mine",
+    "size_chart_put": "changes my own catalogue chart only",
+    "size_chart_delete": "deletes my own catalogue chart only",
+    "fit_feedback": "about a chart read through fit (checked there)",
+    "fit_map": "a fit map on my own avatar, from a chart read through fit",
+    "garment_chart": OWN,
+    "garment_chart_put": OWN,
+    "garment_chart_delete": OWN,
     "admin_reports": "moderators only",
     "admin_report_resolve": "moderators only",
     "admin_unsuspend": "moderators only",

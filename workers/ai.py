@@ -14,6 +14,7 @@ import numpy as np
 
 from db import ai as db_ai
 from db import jobs as db_jobs
+from workers import fitmaps
 from workers.jobs import JobRun, PermanentJobError, tracked
 from workers.recommend import cf
 from workers.recommend.analysis import analyze_wardrobe
@@ -46,6 +47,7 @@ async def recommend(run: JobRun) -> dict[str, Any]:
         raise PermanentJobError(str(e)) from None
     await run.progress(0.8)
     rows = [r.to_dict() for r in recs]
+    await fitmaps.add_sizes(run.pool, user, rows)
     await db_ai.save_batch(
         run.pool,
         user_id=user,

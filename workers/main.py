@@ -16,7 +16,7 @@ from drape.queue import pack, redis_settings, unpack
 from drape.settings import Settings
 from drape.storage import open_store
 from realtime.emit import worker_emitter
-from workers import account, ai, avatars, mail, maintenance, timelines, wardrobe
+from workers import account, ai, avatars, fitmaps, mail, maintenance, timelines, wardrobe
 from workers.avatar import warm_up
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,13 @@ def functions(settings: Settings) -> list[Any]:
             avatars.avatar_live, keep_result=0, max_tries=1, timeout=min(10, settings.job_timeout)
         ),
         func(avatars.avatar_commit, keep_result=0, timeout=min(30, settings.job_timeout)),
+        fitmaps.fit_map_build,
+        func(
+            fitmaps.avatar_fit_live,
+            keep_result=0,
+            max_tries=1,
+            timeout=min(10, settings.job_timeout),
+        ),
         func(
             mail.send_mail,
             max_tries=mail.MAX_TRIES,

@@ -11,6 +11,7 @@ from server.routes import (
     auth,
     avatars,
     blocks,
+    fit,
     follows,
     garments,
     jobs,
@@ -146,6 +147,21 @@ def setup_routes(app: web.Application) -> None:
     r.add_get("/v1/me/avatar", avatars.my_avatar, name="me_avatar")
 
     r.add_get("/v1/jobs/{id}", jobs.get_job, name="job")
+
+    # size and fit
+    r.add_post("/v1/fit", fit.recommend_size, name="fit")
+    r.add_post("/v1/fit/feedback", fit.fit_feedback, name="fit_feedback")
+    r.add_post("/v1/fit/map", fit.create_fit_map, name="fit_map")
+    r.add_put("/v1/garments/{id}/size-chart", fit.put_garment_chart, name="garment_chart_put")
+    r.add_get("/v1/garments/{id}/size-chart", fit.get_garment_chart, name="garment_chart")
+    r.add_delete(
+        "/v1/garments/{id}/size-chart", fit.delete_garment_chart, name="garment_chart_delete"
+    )
+    r.add_post("/v1/size-charts", fit.create_catalogue_chart, name="size_chart_create")
+    r.add_get("/v1/size-charts", fit.list_catalogue, name="size_charts")
+    r.add_get("/v1/size-charts/{id}", fit.get_chart, name="size_chart")
+    r.add_put("/v1/size-charts/{id}", fit.put_catalogue_chart, name="size_chart_put")
+    r.add_delete("/v1/size-charts/{id}", fit.delete_catalogue_chart, name="size_chart_delete")
 
     service.setup_docs(app)
 

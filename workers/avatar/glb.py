@@ -68,6 +68,7 @@ class GlbMesh:
     morph_deltas: tuple[np.ndarray, ...] = ()  # each (V, 3) metres at weight 1
     extras: dict[str, object] = field(default_factory=dict)
     name: str = "body"
+    colors: np.ndarray | None = None  # (V, 4) uint8 linear RGBA: COLOR_0 (the fit map)
 
 
 class _Writer:
@@ -218,6 +219,13 @@ def write_glb(mesh: GlbMesh, *, compress: bool = False) -> bytes:
         componentType=UNSIGNED_SHORT, count=mesh.faces.size, type="SCALAR",
     )  # fmt: skip
     targets = [{"POSITION": _morph_accessor(w, d)} for d in mesh.morph_deltas]
+    col = None
+    if mesh.colors is not None:
+        col = w.accessor(
+            bufferView=w.view(np.ascontiguousarray(mesh.colors, dtype=np.uint8), ARRAY_BUFFER,
+                              mode="ATTRIBUTES"),
+            componentType=UNSIGNED_BYTE, normalized=True, count=n, type="VEC4",
+        )  # fmt: skip
 
     sk = mesh.skeleton
     # Node translations as written (rounded to the micrometre), and the inverse bind matrices
@@ -247,6 +255,8 @@ def write_glb(mesh: GlbMesh, *, compress: bool = False) -> bytes:
 
     attributes = {"POSITION": pos, "NORMAL": nrm, "TEXCOORD_0": tex, "JOINTS_0": jnt,
                   "WEIGHTS_0": wgt}  # fmt: skip
+    if col is not None:
+        attributes["COLOR_0"] = col
     primitive: dict[str, object] = {"attributes": attributes, "indices": idx, "material": 0,
                                     "mode": 4}  # fmt: skip
     mesh_doc: dict[str, object] = {"name": mesh.name, "primitives": [primitive],

@@ -101,9 +101,14 @@ def _box_sum(img: np.ndarray, ss: int) -> np.ndarray:
 
 
 def render_preview(
-    verts: np.ndarray, faces: np.ndarray, skin_tone: str, size: tuple[int, int] = (512, 512)
+    verts: np.ndarray,
+    faces: np.ndarray,
+    skin_tone: str,
+    size: tuple[int, int] = (512, 512),
+    vertex_rgb: np.ndarray | None = None,
 ) -> bytes:
-    """PNG bytes: the body seen from the front (left) and from its right side (right)."""
+    """PNG bytes: the body seen from the front (left) and from its right side (right); with
+    `vertex_rgb` ((V, 3) linear) coloured per vertex instead of in the skin tone."""
     width, height = size
     ss = SUPERSAMPLE
     normals = vertex_normals(verts, faces)
@@ -133,6 +138,9 @@ def render_preview(
         )
         xy[:, 1] += (h - body_h * k) / 2
         shade = 0.30 + 0.70 * np.clip(np.einsum("ij,j->i", n_view, light), 0.0, 1.0)
+        if vertex_rgb is not None:
+            panels.append(_coloured(xy, depth, shade, faces, w, h, vertex_rgb))
+            continue
         inten, mask = _rasterise(xy, depth, shade, faces, w, h)
         # Box-filter to the output size, then colour through a lookup table in sRGB.
         hits = _box_sum(mask.astype(np.float32), ss)
@@ -140,7 +148,28 @@ def render_preview(
         level = _box_sum(inten, ss) / np.maximum(hits, 1.0)
         rgb = lut[np.clip((level * (len(lut) - 1)).astype(np.int64), 0, len(lut) - 1)]
         panels.append(cover[..., None] * rgb + (1.0 - cover[..., None]) * BACKGROUND)
-    out = np.concatenate(panels, axis=1).round().astype(np.uint8)
+    out = np.clip(np.concatenate(panels, axis=1).round(), 0, 255).astype(np.uint8)
     buf = io.BytesIO()
     Image.fromarray(out, "RGB").save(buf, format="PNG", compress_level=1)
     return buf.getvalue()
+
+
+def _coloured(
+    xy: np.ndarray,
+    depth: np.ndarray,
+    shade: np.ndarray,
+    faces: np.ndarray,
+    w: int,
+    h: int,
+    vertex_rgb: np.ndarray,
+) -> np.ndarray:
+    """One panel with per-vertex linear colours, shaded: one raster pass per channel."""
+    ss = SUPERSAMPLE
+    channels = []
+    for c in range(3):
+        inten, mask = _rasterise(xy, depth, shade * vertex_rgb[:, c], faces, w, h)
+        hits = _box_sum(mask.astype(np.float32), ss)
+        channels.append(_box_sum(inten, ss) / np.maximum(hits, 1.0))
+    cover = (hits / (ss * ss))[..., None]
+    rgb = linear_to_srgb(np.clip(np.stack(channels, axis=-1), 0.0, 1.0)) * 255.0
+    return cover * rgb + (1.0 - cover) * BACKGROUND

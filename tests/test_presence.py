@@ -83,8 +83,22 @@ async def test_watch_sees_changes_of_visible_users_only(api: Api, sio_connect: C
     assert (await watch(watcher, cat.id))["refused"] == [cat.id]
     await _accept(api, cat, ann)
     assert (await watch(watcher, cat.id))["statuses"] == {cat.id: "online"}
+    cat_tablet = await sio_connect(cat.token)
     await cat_phone.disconnect()
+    await cat_tablet.disconnect()
     await until(events, {"user_id": cat.id, "online": False})
+
+    # Unfollowing the private account stops its presence reaching the watcher.
+    cat_phone = await sio_connect(cat.token)
+    await until(events, {"user_id": cat.id, "online": True})
+    r = await api.delete(f"/v1/users/{cat.username}/follow", token=ann.token)
+    assert r.status in (200, 204), await r.text()
+    seen = len(events.items)
+    await asyncio.sleep(1.0)  # the access check reaches every process
+    await cat_phone.disconnect()
+    await asyncio.sleep(0.5)
+    assert len(events.items) == seen, events.items[seen:]
+    assert (await watch(watcher, cat.id))["refused"] == [cat.id]
 
 
 async def _accept(api: Api, owner: User, follower: User) -> None:

@@ -110,6 +110,7 @@ class FcmServer(Behaviour):
         self.tokens: set[str] = set()
         self.grants: list[dict[str, Any]] = []
         self.unauthorized = 0
+        self.single_use = False  # forget each access token once it sent a message
         self.service_account_file = workdir / "fcm-service-account.json"
         self.service_account_file.write_bytes(
             orjson.dumps(
@@ -168,6 +169,8 @@ class FcmServer(Behaviour):
             return web.json_response(
                 {"error": {"code": 401, "status": "UNAUTHENTICATED"}}, status=401
             )
+        if self.single_use:
+            self.tokens.discard(auth[7:])
         if request.match_info["project"] != self.project:
             return web.json_response(
                 {"error": {"code": 403, "status": "PERMISSION_DENIED"}}, status=403

@@ -384,3 +384,20 @@ async def test_account_purge_removes_devices(
         await accounts.close_account(conn, uuid.UUID(ann.id))
         await accounts.purge_rows(conn, uuid.UUID(ann.id))
     assert await pool.fetchval("SELECT count(*) FROM push_devices") == 0
+
+
+async def test_a_refused_fcm_access_token_is_replaced_by_a_fresh_grant(
+    api: Api, providers: Providers, run_jobs: Run
+) -> None:
+    ann, bob, cat = await api.register("ann"), await api.register("bob"), await api.register("cat")
+    token = fcm_token()
+    await add_device(api, ann, {"platform": "fcm", "token": token})
+    post = await new_post(api, ann)
+    providers.fcm.single_use = True  # each access token is refused after its first message
+    await like(api, bob, post)
+    await like(api, cat, post)
+    await run_jobs()  # one worker: its second push meets 401, takes a new grant, tries again
+    assert providers.fcm.unauthorized == 1
+    assert len(providers.fcm.grants) == 2
+    seqs = sorted(r.body["message"]["data"]["seq"] for r in providers.fcm.accepted(token))
+    assert seqs == ["1", "2"]

@@ -120,3 +120,26 @@ async def page_after(
     items = items[:limit]
     last = items[-1]["seq"] if items else seq
     return {"items": items, "next_cursor": str(last) if more else None, "last_seq": last}
+
+
+# The read marker only moves forward, and never past the last seq. `before` is the marker as
+# this statement found it, so the caller knows whether it moved.
+MARK_READ = """
+WITH before AS (SELECT read_seq FROM notification_counters WHERE user_id = $1)
+INSERT INTO notification_counters AS c (user_id, last_seq, read_seq) VALUES ($1, 0, 0)
+ON CONFLICT (user_id) DO UPDATE SET read_seq = greatest(c.read_seq, least($2, c.last_seq))
+RETURNING c.read_seq, c.last_seq, coalesce((SELECT read_seq FROM before), 0) AS before
+"""
+
+
+async def mark_read(pool: asyncpg.Pool, user_id: uuid.UUID, up_to_seq: int) -> asyncpg.Record:
+    return await pool.fetchrow(MARK_READ, user_id, up_to_seq)
+
+
+READ_STATE = "SELECT last_seq, read_seq FROM notification_counters WHERE user_id = $1"
+
+
+async def read_state(pool: asyncpg.Pool, user_id: uuid.UUID) -> tuple[int, int]:
+    """(last seq, read marker): the unread count is their difference, as seqs have no holes."""
+    row = await pool.fetchrow(READ_STATE, user_id)
+    return (0, 0) if row is None else (int(row["last_seq"]), int(row["read_seq"]))

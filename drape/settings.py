@@ -112,6 +112,36 @@ class Settings:
     # The /playground page (server/routes/playground.py) is served everywhere but in production,
     # where PLAYGROUND=true turns it on.
     playground: bool = False
+    # Push to devices without a live socket (workers/push.py). A provider is used once its
+    # credentials are set; every URL is configurable so tests point them at local servers.
+    # FCM HTTP v1: a Google service-account JSON file; its token_uri is used unless
+    # FCM_TOKEN_URI is set, and its project_id unless FCM_PROJECT_ID is.
+    fcm_service_account_file: str = ""
+    fcm_token_uri: str = ""
+    fcm_project_id: str = ""
+    fcm_url: str = "https://fcm.googleapis.com"
+    # APNs with token auth: the .p8 signing key, its key id, the team id and the app's topic.
+    apns_key_file: str = ""
+    apns_key_id: str = ""
+    apns_team_id: str = ""
+    apns_topic: str = ""
+    apns_url: str = "https://api.push.apple.com"
+    # Web Push: the VAPID private key (PEM) and the contact sent in its JWT; subscriptions are
+    # accepted only on these push services' hosts ("*." for any subdomain).
+    webpush_vapid_key_file: str = ""
+    webpush_subject: str = "mailto:push@drape.local"
+    webpush_hosts: tuple[str, ...] = (
+        "fcm.googleapis.com",
+        "updates.push.services.mozilla.com",
+        "*.push.apple.com",
+        "*.notify.windows.com",
+    )
+    # A CA bundle trusted for the push providers besides the system's (e.g. a private relay).
+    push_ca_file: str = ""
+    # Presence (realtime/presence.py): each web process beats every PRESENCE_HEARTBEAT seconds;
+    # one silent for PRESENCE_TTL seconds is dead and its sockets are offline.
+    presence_heartbeat: int = 5
+    presence_ttl: int = 20
 
     extra: Mapping[str, str] = field(default_factory=dict)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol
 
 import socketio
@@ -29,9 +29,14 @@ class EmitTarget(Protocol):
     async def emit(self, event: str, data: Any, *, room: Any, namespace: str) -> Any: ...
 
 
+# Called after each notification is emitted (the web process queues pushes with it).
+NotificationHook = Callable[[uuid.UUID | str, dict[str, Any]], Awaitable[None]]
+
+
 class Emitter:
     def __init__(self, target: EmitTarget) -> None:
         self._target = target
+        self.after_notification: NotificationHook | None = None
 
     async def _emit(self, event: str, data: Any, room: str | list[str]) -> None:
         try:
@@ -57,6 +62,11 @@ class Emitter:
     async def notification(self, user_id: uuid.UUID | str, note: dict[str, Any] | None) -> None:
         if note is not None:
             await self.to_user(user_id, "notification", note)
+            if self.after_notification is not None:
+                try:
+                    await self.after_notification(user_id, note)
+                except Exception:
+                    log.warning("after-notification hook failed", exc_info=True)
 
 
 def worker_emitter(redis_url: str, channel: str) -> Emitter:

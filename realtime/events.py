@@ -27,6 +27,7 @@ from redis.asyncio import Redis
 from db import avatars as db_avatars
 from db import blocks as db_blocks
 from db import fit as db_fit
+from db import notification_settings as db_notification_settings
 from db import notifications as db_notifications
 from db import posts as db_posts
 from drape import access, avatar_live, fit
@@ -36,12 +37,14 @@ from drape.settings import Settings
 from drape.tokens import AccessClaims, InvalidToken, verify_access_token
 from realtime.context import Backends
 from realtime.metrics import SOCKET_EVENTS, SOCKETS_CONNECTED
+from realtime.presence import Presence, online, presence_room
 from realtime.ratelimit import EventHandler, EventLimiter, error, guarded
 from realtime.rooms import post_room, user_room
 
 log = logging.getLogger(__name__)
 
 MAX_POST_ROOMS = 200
+MAX_WATCHED = 500  # users one socket watches the presence of
 SYNC_LIMIT = 500
 SWEEP_EVERY = 0.5  # seconds between checks of token expiry
 RECHECK_REVOKED_EVERY = 30  # sweeps between checks of every socket's session in Redis
@@ -58,6 +61,7 @@ class Conn:
     # Accounts apart from this one by a block, either way: their actions in any room this
     # socket is in are not delivered to it (realtime/fanout.py).
     apart: set[str] = field(default_factory=set)
+    watching: set[uuid.UUID] = field(default_factory=set)  # users whose presence it watches
 
 
 def _uuid(data: Any, key: str) -> uuid.UUID | None:
@@ -69,6 +73,16 @@ def _uuid(data: Any, key: str) -> uuid.UUID | None:
         return None
 
 
+def _uuid_list(data: Any, key: str, most: int = MAX_WATCHED) -> list[uuid.UUID] | None:
+    values = data.get(key) if isinstance(data, dict) else None
+    if not isinstance(values, list) or len(values) > most:
+        return None
+    try:
+        return list(dict.fromkeys(uuid.UUID(v) for v in values))
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
 class Events(socketio.AsyncNamespace):
     """Client events are named in CLIENT_EVENTS; `avatar:set` is handled by `on_avatar_set`.
     Each runs inside `guarded` (rate limit, one `data` argument, an error ack on failure); an
@@ -77,6 +91,7 @@ class Events(socketio.AsyncNamespace):
     CLIENT_EVENTS = (
         "subscribe", "unsubscribe", "sync", "avatar:session", "avatar:set", "auth:refresh",
         "avatar:fit",
+        "presence:watch", "presence:unwatch",
     )  # fmt: skip
 
     def __init__(
@@ -88,6 +103,7 @@ class Events(socketio.AsyncNamespace):
         self.limiter = limiter or EventLimiter()
         self._backends: Backends | None = None
         self.conns: dict[str, Conn] = {}
+        self.presence = Presence(settings)
         self._handlers: dict[str, EventHandler] = {
             name: getattr(self, "on_" + name.replace(":", "_")) for name in self.CLIENT_EVENTS
         }
@@ -99,6 +115,7 @@ class Events(socketio.AsyncNamespace):
 
     def bind(self, backends: Backends) -> None:
         self._backends = backends
+        self.presence.bind(backends.redis, backends.pool, self.emit)
 
     @property
     def backends(self) -> Backends:
@@ -142,11 +159,13 @@ class Events(socketio.AsyncNamespace):
         self.conns[sid] = Conn(claims.user_id, claims.session_id, claims.expires_at, apart=apart)
         await self.enter_room(sid, user_room(claims.user_id))
         SOCKETS_CONNECTED.inc()
+        await self._safely(self.presence.connected, claims.user_id)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         self.limiter.forget(sid)
-        if self.conns.pop(sid, None) is not None:
+        if (conn := self.conns.pop(sid, None)) is not None:
             SOCKETS_CONNECTED.dec()
+            await self._safely(self.presence.disconnected, conn.user_id)
 
     async def on_auth_refresh(self, sid: str, data: Any) -> dict[str, Any]:
         """A fresh access token of the same account keeps the socket open past the old one's
@@ -294,6 +313,36 @@ class Events(socketio.AsyncNamespace):
             return None
         return {"measurements": row["measurements"], "customization": row["customization"]}
 
+    async def on_presence_watch(self, sid: str, data: Any) -> dict[str, Any]:
+        """Ack the watched users' statuses, then send `presence` as they change; only for
+        users the watcher may see (a private account needs an accepted follow)."""
+        ids = _uuid_list(data, "user_ids")
+        conn = self.conns[sid]
+        if ids is None or len(conn.watching | set(ids)) > MAX_WATCHED:
+            return error("invalid", f"send {{user_ids: [<uuid>, ...]}}, {MAX_WATCHED} at most")
+        b = self.backends
+        hidden = await db_notification_settings.watchable(b.pool, conn.user_id, ids)
+        shown = [u for u in ids if u in hidden and not hidden[u]]
+        flags = dict(zip(shown, await self.presence_of(shown), strict=True))
+        for user_id in hidden:
+            conn.watching.add(user_id)
+            await self.enter_room(sid, presence_room(user_id))
+        statuses = {str(u): "online" if flags.get(u) else "offline" for u in hidden}
+        refused = [str(u) for u in ids if u not in hidden]
+        return {"ok": True, "statuses": statuses, "refused": refused}
+
+    async def presence_of(self, user_ids: list[uuid.UUID]) -> list[bool]:
+        return await online(self.backends.redis, self.settings, user_ids)
+
+    async def on_presence_unwatch(self, sid: str, data: Any) -> dict[str, Any]:
+        ids = _uuid_list(data, "user_ids")
+        if ids is None:
+            return error("invalid", "send {user_ids: [<uuid>, ...]}")
+        for user_id in ids:
+            self.conns[sid].watching.discard(user_id)
+            await self.leave_room(sid, presence_room(user_id))
+        return {"ok": True}
+
     # Control messages from every process (drape/access.py) ------------------------------------
 
     async def control(self, message: dict[str, Any]) -> None:
@@ -315,6 +364,7 @@ class Events(socketio.AsyncNamespace):
             await self.recheck(
                 uuid.UUID(message["author"]), None if viewers is None else set(viewers)
             )
+            await self.recheck_presence(uuid.UUID(message["author"]))
 
     async def recheck(self, author: uuid.UUID, viewers: set[str] | None) -> None:
         """Take sockets out of `author`'s post rooms where their user may no longer see."""
@@ -348,8 +398,19 @@ class Events(socketio.AsyncNamespace):
                 else:
                     conn.apart.discard(other)
         if apart:
-            await self.recheck(uuid.UUID(a), {b})
-            await self.recheck(uuid.UUID(b), {a})
+            for one, other in ((a, b), (b, a)):
+                await self.recheck(uuid.UUID(one), {other})
+                await self.recheck_presence(uuid.UUID(one))
+
+    async def recheck_presence(self, user_id: uuid.UUID) -> None:
+        """Stop sending `user_id`'s presence to sockets whose user may no longer see them."""
+        for sid, conn in list(self.conns.items()):
+            if user_id not in conn.watching:
+                continue
+            pool = self.backends.pool
+            if not await db_notification_settings.watchable(pool, conn.user_id, [user_id]):
+                conn.watching.discard(user_id)
+                await self.leave_room(sid, presence_room(user_id))
 
     async def listen(self, redis_url: str) -> None:
         """Follow the control channel until cancelled, reconnecting after a lost connection

@@ -17,6 +17,7 @@ from realtime.emit import Emitter
 from realtime.events import Events
 from realtime.fanout import FanoutRedisManager, install
 from realtime.metrics import SOCKET_EVENTS
+from realtime.presence import PushWhenAway
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,10 @@ def setup_realtime(
     tasks: list[asyncio.Task[None]] = []
 
     async def start(app: web.Application) -> None:
-        events.bind(backends(app))
+        b = backends(app)
+        events.bind(b)
+        app[EMITTER].after_notification = PushWhenAway(settings, b.redis, b.queue)
+        tasks.append(asyncio.create_task(events.presence.run()))
         tasks.append(asyncio.create_task(events.listen(settings.redis_url)))
         tasks.append(asyncio.create_task(events.sweep()))
 
@@ -110,4 +114,9 @@ def setup_realtime(
             listener.cancel()
 
     app.on_shutdown.append(stop)
+
+    async def leave(app: web.Application) -> None:
+        await events.presence.leave()
+
+    app.on_shutdown.append(leave)
     return sio

@@ -285,6 +285,13 @@ ROUTES: dict[str, Check | str] = {
     "garment_chart": OWN,
     "garment_chart_put": OWN,
     "garment_chart_delete": OWN,
+    "me_devices": OWN,
+    "me_device_create": OWN,
+    "me_device_delete": OWN,
+    "me_notification_settings": OWN,
+    "me_notification_settings_put": OWN,
+    "notifications_unread_count": "a count of my own notifications",
+    "notifications_read": "moves my own read marker",
     "admin_reports": "moderators only",
     "admin_report_resolve": "moderators only",
     "admin_unsuspend": "moderators only",
@@ -353,11 +360,23 @@ async def test_after_a_block_no_socket_event_shows_either_to_the_other(
         assert ack["ok"] is True and ack["items"], ack  # C's follow at least
         assert w.user(other).id not in {n["actor"]["id"] for n in ack["items"] if n["actor"]}
 
+    async def presence_watch(client: socketio.AsyncClient, other: str) -> None:
+        ack = await _err(client, "presence:watch", {"user_ids": [w.user(other).id, w.c.id]})
+        assert ack["ok"] and ack["refused"] == [w.user(other).id], ack
+        assert set(ack["statuses"]) == {w.c.id}, ack
+
     events.update(
         subscribe=subscribe,
         sync=sync,
         unsubscribe="leaves a room; answers with nothing of anyone",
-        **{"avatar:session": OWN, "avatar:set": OWN, "auth:refresh": OWN},
+        **{
+            "presence:watch": presence_watch,
+            "presence:unwatch": "stops a watch; answers with nothing of anyone",
+            "avatar:session": OWN,
+            "avatar:set": OWN,
+            "avatar:fit": OWN,
+            "auth:refresh": OWN,
+        },
     )
     assert set(Events.CLIENT_EVENTS) == events.keys(), "classify these socket events"
     for me, other in (("a", "b"), ("b", "a")):

@@ -51,14 +51,14 @@ async def test_job_runs_on_a_real_worker_and_reports_each_state(
 
     events = await updates.wait_for(2)
     assert [e["status"] for e in events] == ["running", "done"]
-    assert events[-1]["result"] == {"refresh_tokens": 1, "uploads": 0}
+    assert events[-1]["result"] == {"refresh_tokens": 1, "uploads": 0, "push_deliveries": 0}
     assert await pool.fetchval("SELECT count(*) FROM refresh_tokens") == 1
 
     r = await api.get(f"/v1/jobs/{row['id']}", token=api.token_for(owner))
     assert r.status == 200, await r.text()
     body = await r.json()
     assert body["status"] == "done" and body["progress"] == 1 and body["attempts"] == 1
-    assert body["result"] == {"refresh_tokens": 1, "uploads": 0}
+    assert body["result"] == {"refresh_tokens": 1, "uploads": 0, "push_deliveries": 0}
 
 
 async def test_only_the_owner_sees_a_job(server: RunningApp, api: Api, pool: asyncpg.Pool) -> None:

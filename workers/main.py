@@ -16,7 +16,17 @@ from drape.queue import pack, redis_settings, unpack
 from drape.settings import Settings
 from drape.storage import open_store
 from realtime.emit import worker_emitter
-from workers import account, ai, avatars, fitmaps, mail, maintenance, timelines, wardrobe
+from workers import (
+    account,
+    ai,
+    avatars,
+    fitmaps,
+    mail,
+    maintenance,
+    push,
+    timelines,
+    wardrobe,
+)
 from workers.avatar import warm_up
 
 log = logging.getLogger(__name__)
@@ -52,6 +62,12 @@ def functions(settings: Settings) -> list[Any]:
             keep_result=mail.KEEP_RESULT,
             timeout=min(mail.TIMEOUT, settings.job_timeout),
         ),
+        func(
+            push.push_notification,
+            max_tries=push.MAX_TRIES,
+            keep_result=push.KEEP_RESULT,
+            timeout=min(push.TIMEOUT, settings.job_timeout),
+        ),
         *(
             func(job, keep_result=0, timeout=min(timelines.TIMEOUT, settings.job_timeout))
             for job in (
@@ -84,6 +100,7 @@ async def startup(ctx: dict[str, Any]) -> None:
         )
     )
     ctx["emitter"] = worker_emitter(settings.redis_url, settings.socketio_channel)
+    ctx["push"] = await stack.enter_async_context(push.open_providers(settings))
     # Fill the body model's caches now, so the first avatar job is as fast as the rest.
     await asyncio.to_thread(warm_up)
 

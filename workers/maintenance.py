@@ -8,6 +8,7 @@ from typing import Any
 import asyncpg
 
 from db import jobs as db_jobs
+from db import push as db_push
 from drape.storage import ObjectStore
 from workers.jobs import JobRun, tracked
 
@@ -33,7 +34,8 @@ async def prune(pool: asyncpg.Pool, store: ObjectStore, *, batch: int = 500) -> 
     keys = [r["key"] for r in await pool.fetch(CLAIM_STALE_UPLOADS, batch)]
     for key in keys:
         await store.delete(key)
-    return {"refresh_tokens": tokens, "uploads": len(keys)}
+    deliveries = await db_push.prune_deliveries(pool)
+    return {"refresh_tokens": tokens, "uploads": len(keys), "push_deliveries": deliveries}
 
 
 @tracked

@@ -11,6 +11,7 @@ from server.routes import (
     auth,
     avatars,
     blocks,
+    devices,
     fit,
     follows,
     garments,
@@ -22,6 +23,7 @@ from server.routes import (
     posts,
     reports,
     service,
+    unread,
     users,
 )
 
@@ -94,6 +96,19 @@ def setup_routes(app: web.Application) -> None:
     r.add_post("/v1/me/follow-requests/{id}/accept", follows.accept_request, name="follow_accept")
     r.add_post("/v1/me/follow-requests/{id}/reject", follows.reject_request, name="follow_reject")
     r.add_get("/v1/notifications", notifications.list_notifications, name="notifications")
+    r.add_get(
+        "/v1/notifications/unread-count", unread.unread_count, name="notifications_unread_count"
+    )
+    r.add_post("/v1/notifications/read", unread.mark_read, name="notifications_read")
+    r.add_get("/v1/me/devices", devices.list_devices, name="me_devices")
+    r.add_post("/v1/me/devices", devices.add_device, name="me_device_create")
+    r.add_delete("/v1/me/devices/{id}", devices.delete_device, name="me_device_delete")
+    r.add_get("/v1/me/notification-settings", devices.get_settings, name="me_notification_settings")
+    r.add_put(
+        "/v1/me/notification-settings",
+        devices.put_settings,
+        name="me_notification_settings_put",
+    )
 
     # safety: reports and the admin side of them
     r.add_post("/v1/reports", reports.create_report, name="report_create")

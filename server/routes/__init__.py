@@ -85,6 +85,11 @@ def setup_routes(app: web.Application) -> None:
     r.add_post("/v1/me/follow-requests/{id}/accept", follows.accept_request, name="follow_accept")
     r.add_post("/v1/me/follow-requests/{id}/reject", follows.reject_request, name="follow_reject")
     r.add_get("/v1/notifications", notifications.list_notifications, name="notifications")
+    r.add_get(
+        "/v1/notifications/grouped",
+        notifications.grouped_notifications,
+        name="notifications_grouped",
+    )
 
     # safety: reports and the admin side of them
     r.add_post("/v1/reports", reports.create_report, name="report_create")

@@ -14,9 +14,10 @@ from drape import notification_groups
 from drape.notification_groups import GROUP_WINDOW
 
 # Groups of the recipient's ($1) notifications (drape/notification_groups.py): one per type, post
-# and window ($3 seconds), newest first, those with latest_seq below $2. A group counts distinct
-# active actors and lists the newest 8; a notification about a post the recipient may no longer
-# be shown (deleted, removed by a moderator: posts.py VISIBLE) is in no group.
+# and window ($3 seconds), of the windows from $5 on, newest first, those with latest_seq below
+# $2. A group counts distinct active actors and lists the newest 8; a notification about a post
+# the recipient may no longer be shown (deleted, removed by a moderator: posts.py VISIBLE) is in
+# no group.
 SELECT_GROUPS = f"""
 WITH n AS (
     SELECT n.seq, n.type, n.post_id, n.actor_id, n.created_at,
@@ -24,7 +25,8 @@ WITH n AS (
     FROM notifications n
     JOIN users a ON a.id = n.actor_id AND a.is_active
     LEFT JOIN (posts p JOIN users u ON u.id = p.author_id) ON p.id = n.post_id
-    WHERE n.user_id = $1 AND (n.post_id IS NULL OR (p.id IS NOT NULL AND {VISIBLE}))
+    WHERE n.user_id = $1 AND n.created_at >= $5
+      AND (n.post_id IS NULL OR (p.id IS NOT NULL AND {VISIBLE}))
 ), per_actor AS (
     SELECT type, post_id, bucket, actor_id, max(seq) AS seq, max(created_at) AS at
     FROM n GROUP BY type, post_id, bucket, actor_id
@@ -46,6 +48,18 @@ LIMIT $4
 """
 
 
+NEWEST_BELOW = """
+SELECT created_at FROM notifications WHERE user_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT 1
+"""
+
+# The newest seq below $2 of the notifications made before $3: no group of the windows before $3
+# has a later latest_seq.
+NEWEST_OLDER = """
+SELECT seq FROM notifications WHERE user_id = $1 AND seq < $2 AND created_at < $3
+ORDER BY seq DESC LIMIT 1
+"""
+
+
 async def groups(
     conn: asyncpg.Connection | asyncpg.Pool,
     user_id: uuid.UUID,
@@ -55,9 +69,24 @@ async def groups(
     read_up_to: int = 0,
 ) -> dict[str, Any]:
     """A page of grouped notifications, newest group first. `read` is whether the group's
-    newest notification is at or below the user's read marker, `read_up_to`."""
+    newest notification is at or below the user's read marker, `read_up_to`.
+
+    Only the newest windows are aggregated: two at first, twice as many each time the groups
+    found could still be outranked by a group of an older window (one whose notifications
+    include a later seq than the page's last group), so a page costs what its windows hold, not
+    what the whole history does."""
     before = 2**63 - 1 if before_seq is None else before_seq
-    rows = await conn.fetch(SELECT_GROUPS, user_id, before, GROUP_WINDOW, limit + 1)
+    newest = await conn.fetchval(NEWEST_BELOW, user_id, before)
+    if newest is None:
+        return {"items": [], "next_seq": None}
+    top, span = notification_groups.bucket_of(newest), 2
+    while True:
+        since = notification_groups.window_start(top - span + 1)
+        rows = await conn.fetch(SELECT_GROUPS, user_id, before, GROUP_WINDOW, limit + 1, since)
+        older = await conn.fetchval(NEWEST_OLDER, user_id, before, since)
+        if older is None or (len(rows) > limit and older < rows[-1]["latest_seq"]):
+            break
+        span *= 2
     items = [_group_json(r, read_up_to) for r in rows[:limit]]
     more = len(rows) > limit
     return {"items": items, "next_seq": items[-1]["latest_seq"] if more else None}

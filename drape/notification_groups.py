@@ -22,6 +22,11 @@ def bucket_of(at: datetime, window: int = GROUP_WINDOW) -> int:
     return (at - EPOCH) // timedelta(seconds=window)
 
 
+def window_start(bucket: int, window: int = GROUP_WINDOW) -> datetime:
+    """When window number `bucket` begins."""
+    return EPOCH + timedelta(seconds=bucket * window)
+
+
 def group_key(type_: str, post_id: uuid.UUID | str | None, bucket: int) -> str:
     return f"{type_}:{post_id or '-'}:{bucket}"
 

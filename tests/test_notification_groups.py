@@ -158,3 +158,34 @@ async def test_read_follows_the_marker_and_a_deleted_post_takes_its_groups(
 
     assert (await api.delete(f"/v1/posts/{gone}", token=alice.token)).status == 204
     assert [g["post_id"] for g in (await grouped(api, alice))["items"]] == [kept]
+
+
+async def test_a_page_reads_only_new_windows_yet_ranks_an_old_window_by_its_latest_seq(
+    api: Api, pool: asyncpg.Pool
+) -> None:
+    alice = await api.register("alice")
+    likers = [await api.register(f"liker{i}") for i in range(5)]
+    posts = [await new_post(api, alice, f"look {i}") for i in range(5)]
+    for i, p in enumerate(posts):
+        assert (await api.put(f"/v1/posts/{p}/like", token=likers[i].token)).status == 200
+    me = uuid.UUID(alice.id)
+    # Notification seq s was made 3 * (5 - s) windows ago, except seq 4, whose clock lagged by
+    # 40 windows: its group still ranks by its seq, second, though its window is the oldest.
+    await pool.execute(
+        "UPDATE notifications SET created_at = created_at - make_interval(secs => $2 * CASE"
+        " WHEN seq = 5 THEN 40 ELSE 3 * (5 - seq) END) WHERE user_id = $1",
+        me,
+        GROUP_WINDOW,
+    )
+    whole = await db_groups.groups(pool, me, before_seq=None, limit=100)
+    assert [g["latest_seq"] for g in whole["items"]] == [5, 4, 3, 2, 1]
+    seen: list[int] = []
+    before: int | None = None
+    while True:
+        page = await db_groups.groups(pool, me, before_seq=before, limit=2)
+        seen += [g["latest_seq"] for g in page["items"]]
+        if page["next_seq"] is None:
+            break
+        before = page["next_seq"]
+    assert seen == [5, 4, 3, 2, 1]
+    assert [g["post_id"] for g in (await grouped(api, alice))["items"]] == posts[::-1]

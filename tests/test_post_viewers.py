@@ -21,8 +21,9 @@ from tests.social_helpers import new_post
 
 Connect = Callable[..., Awaitable[socketio.AsyncClient]]
 TTL = 3  # seconds; the heartbeat runs every second
-# The gate is 2 s in Redis; delivery to a busy test client may shift an event by some ms.
-MIN_GAP = GAP_MS / 1000 - 0.3
+# The gate is 2 s in Redis. Arrival at a client on a busy machine can shift an event by a good
+# part of a second, so the test asks for half of it: uncoalesced events come milliseconds apart.
+MIN_GAP = GAP_MS / 2000
 
 
 @pytest.fixture

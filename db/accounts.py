@@ -21,9 +21,11 @@ WITH account AS (
 ), gone_likes AS (
     DELETE FROM likes WHERE user_id = $1 RETURNING post_id
 ), gone_comments AS (
-    -- Hidden or removed comments (db/reports.py) already left the count.
+    -- Hidden or removed comments (db/reports.py), and those of a suspended account (every
+    -- statement here reads users as it was before it), already left the count.
     DELETE FROM comments WHERE author_id = $1
-    RETURNING post_id, hidden_at IS NULL AND removed_at IS NULL AS counted
+    RETURNING post_id, hidden_at IS NULL AND removed_at IS NULL
+              AND (SELECT is_active FROM users WHERE id = $1) AS counted
 ), gone_follows AS (
     DELETE FROM follows WHERE follower_id = $1 OR followee_id = $1
     RETURNING follower_id, followee_id, status
@@ -60,9 +62,24 @@ SELECT (SELECT count(*) FROM account) AS closed,
 """
 
 
+# The posts whose counters CLOSE corrects, locked first and by id: every writer takes a post's
+# row before its likes' and comments' (liking, commenting, hiding a comment), so CLOSE deleting
+# a comment and then waiting for its post could deadlock with a moderator hiding that comment.
+LOCK_TOUCHED_POSTS = """
+SELECT id FROM posts
+WHERE id IN (SELECT post_id FROM likes WHERE user_id = $1
+             UNION SELECT post_id FROM comments WHERE author_id = $1)
+  AND author_id <> $1
+ORDER BY id
+FOR UPDATE
+"""
+
+
 async def close_account(conn: asyncpg.Connection, user_id: uuid.UUID) -> list[uuid.UUID] | None:
     """Make the account vanish from every other user's view now; returns its sessions that were
-    still live (to end their access tokens too), or None if there is no such account."""
+    still live (to end their access tokens too), or None if there is no such account. Run it
+    inside a transaction, which holds the posts' locks until CLOSE is done."""
+    await conn.execute(LOCK_TOUCHED_POSTS, user_id)
     row = await conn.fetchrow(CLOSE, user_id)
     if not row["closed"]:
         return None

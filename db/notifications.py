@@ -14,6 +14,7 @@ import asyncpg
 
 from db.blocks import apart, muted
 from db.common import iso
+from drape import notification_groups
 
 # A repeat (the same actor, type and post for the same recipient) within this many seconds of
 # the last notification about it does not notify again: like, unlike, like is one "like".
@@ -78,6 +79,7 @@ def notification_json(
         if row["actor_id"] is not None
         else None,
         "created_at": iso(row["created_at"]),
+        "group_key": notification_groups.key_of(row["type"], row["post_id"], row["created_at"]),
     }
     if row["post_id"] is not None:
         out["post_id"] = str(row["post_id"])

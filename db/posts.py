@@ -345,8 +345,10 @@ async def comments(
 
 LOCK_COMMENT = f"""
 SELECT c.id, c.post_id, c.author_id, p.author_id AS post_author_id,
-       u.is_active AND {VISIBLE} AS post_visible, c.hidden_at IS NULL AS counted
+       u.is_active AND {VISIBLE} AS post_visible,
+       c.hidden_at IS NULL AND ca.is_active AS counted
 FROM comments c JOIN posts p ON p.id = c.post_id JOIN users u ON u.id = p.author_id
+JOIN users ca ON ca.id = c.author_id
 WHERE c.id = $2 AND {COMMENT_SHOWN}
   AND (p.author_id = $1 OR NOT {apart("$1", "c.author_id")})  -- an owner: any under the post
 FOR UPDATE OF p

@@ -216,9 +216,11 @@ WITH old AS (
               c.hidden_at IS NULL AND c.removed_at IS NULL AS shown,
               c.removed_at IS NOT NULL AS removed
 ), bump AS (
+    -- A suspended author's comments are out of the count already (AUTHOR_COMMENTS).
     UPDATE posts p
     SET comment_count = greatest(p.comment_count + CASE WHEN new.shown THEN 1 ELSE -1 END, 0)
-    FROM new WHERE p.id = new.post_id AND new.shown <> new.was_shown
+    FROM new JOIN users a ON a.id = new.author_id
+    WHERE p.id = new.post_id AND new.shown <> new.was_shown AND a.is_active
     RETURNING p.comment_count
 )
 SELECT new.id, new.author_id, new.post_id, new.was_shown, new.shown, new.removed,
@@ -257,6 +259,31 @@ SUSPEND = """
 UPDATE users SET is_active = false, suspended_at = now() WHERE id = $1 AND is_active
 RETURNING id
 """
+
+# A comment counts in its post's comment_count while it is shown and its author is active: a
+# suspension takes the author's shown comments out ($2 = -1), lifting it puts them back (+1).
+# The posts are locked first and by id, the order every writer of posts and comments keeps.
+LOCK_COMMENTED_POSTS = """
+SELECT id FROM posts WHERE id IN (SELECT post_id FROM comments WHERE author_id = $1)
+ORDER BY id FOR UPDATE
+"""
+
+AUTHOR_COMMENTS = """
+UPDATE posts p SET comment_count = greatest(p.comment_count + $2 * d.n, 0)
+FROM (
+    SELECT post_id, count(*) AS n FROM comments
+    WHERE author_id = $1 AND hidden_at IS NULL AND removed_at IS NULL
+    GROUP BY post_id
+) d
+WHERE p.id = d.post_id
+"""
+
+
+async def count_comments_of(conn: asyncpg.Connection, author: uuid.UUID, sign: int) -> None:
+    """Take the author's shown comments out of their posts' counts (-1) or put them back (+1)."""
+    await conn.execute(LOCK_COMMENTED_POSTS, author)
+    await conn.execute(AUTHOR_COMMENTS, author, sign)
+
 
 # Every open report on the target is resolved by the action, recorded with how many.
 RESOLVE = f"""
@@ -302,6 +329,7 @@ async def resolve(
                 raise NotApplicable("you cannot suspend your own account")
             suspended = await conn.fetchval(SUSPEND, owner)
             if suspended is not None:
+                await count_comments_of(conn, owner, -1)
                 ended = await tokens.revoke_other_families(conn, owner, None)
         row = await conn.fetchrow(
             RESOLVE, uuid.uuid4(), admin, action, target_type, target_id, owner, report_id, note
@@ -332,6 +360,7 @@ async def unsuspend(
         if user["suspended_at"] is None:
             raise NotSuspended()
         account = await conn.fetchrow(UNSUSPEND, user["id"])
+        await count_comments_of(conn, user["id"], +1)
         action = await conn.fetchrow(
             INSERT_ACTION, admin, "unsuspend_user", "user", user["id"], user["id"], None, note
         )

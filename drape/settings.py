@@ -47,6 +47,9 @@ class Settings:
     )
 
     socketio_channel: str = "drape-socketio"
+    # Seconds a web process's watchers of a post stay counted in `post:viewers` without its
+    # heartbeat (every third of it): a killed process's watchers drop out within this.
+    viewers_ttl: int = 30
     # The web origins whose pages may call the API and open sockets (see allows_origin). Phones
     # send no Origin and are not concerned.
     cors_origins: tuple[str, ...] = ()

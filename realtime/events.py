@@ -40,6 +40,7 @@ from realtime.metrics import SOCKET_EVENTS, SOCKETS_CONNECTED
 from realtime.presence import Presence, online, presence_room
 from realtime.ratelimit import EventHandler, EventLimiter, error, guarded
 from realtime.rooms import post_room, user_room
+from realtime.viewers import Viewers
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +105,7 @@ class Events(socketio.AsyncNamespace):
         self._backends: Backends | None = None
         self.conns: dict[str, Conn] = {}
         self.presence = Presence(settings)
+        self.viewers = Viewers(self._send_viewers, settings.viewers_ttl)
         self._handlers: dict[str, EventHandler] = {
             name: getattr(self, "on_" + name.replace(":", "_")) for name in self.CLIENT_EVENTS
         }
@@ -116,6 +118,7 @@ class Events(socketio.AsyncNamespace):
     def bind(self, backends: Backends) -> None:
         self._backends = backends
         self.presence.bind(backends.redis, backends.pool, self.emit)
+        self.viewers.bind(backends.redis)
 
     @property
     def backends(self) -> Backends:
@@ -166,6 +169,8 @@ class Events(socketio.AsyncNamespace):
         if (conn := self.conns.pop(sid, None)) is not None:
             SOCKETS_CONNECTED.dec()
             await self._safely(self.presence.disconnected, conn.user_id)
+            for post_id in conn.posts:
+                await self.viewers.leave(post_id, conn.user_id)
 
     async def on_auth_refresh(self, sid: str, data: Any) -> dict[str, Any]:
         """A fresh access token of the same account keeps the socket open past the old one's
@@ -205,8 +210,11 @@ class Events(socketio.AsyncNamespace):
             return error("too_many", f"at most {MAX_POST_ROOMS} posts at once; unsubscribe first")
         # Counted here: sio.rooms(sid) scans every room of the server, which made connect
         # storms quadratic (bench/fanout.py).
+        new = post_id not in posts
         posts[post_id] = post["author_id"]
         await self.enter_room(sid, post_room(post_id))
+        if new:
+            await self.viewers.join(post_id, self.conns[sid].user_id)
         SOCKET_EVENTS.labels("subscribe", "ok").inc()
         counts = {k: post[k] for k in ("like_count", "comment_count")}
         return {"ok": True, "post_id": str(post_id), **counts}
@@ -215,7 +223,9 @@ class Events(socketio.AsyncNamespace):
         post_id = _uuid(data, "post_id")
         if post_id is None:
             return error("invalid", "send {post_id: <uuid>}")
-        self.conns[sid].posts.pop(post_id, None)
+        conn = self.conns[sid]
+        if conn.posts.pop(post_id, None) is not None:
+            await self.viewers.leave(post_id, conn.user_id)
         await self.leave_room(sid, post_room(post_id))
         return {"ok": True, "post_id": str(post_id)}
 
@@ -343,6 +353,10 @@ class Events(socketio.AsyncNamespace):
             await self.leave_room(sid, presence_room(user_id))
         return {"ok": True}
 
+    async def _send_viewers(self, post_id: uuid.UUID, count: int) -> None:
+        payload = {"post_id": str(post_id), "count": count}
+        await self.emit("post:viewers", payload, room=post_room(post_id))
+
     # Control messages from every process (drape/access.py) ------------------------------------
 
     async def control(self, message: dict[str, Any]) -> None:
@@ -378,6 +392,7 @@ class Events(socketio.AsyncNamespace):
                 if post_id not in visible and sid in self.conns:
                     conn.posts.pop(post_id, None)
                     await self.leave_room(sid, post_room(post_id))
+                    await self.viewers.leave(post_id, conn.user_id)
                     payload = {"post_id": str(post_id), "reason": "access_lost"}
                     await self.emit("post:unsubscribed", payload, to=sid)
 

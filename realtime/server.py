@@ -86,11 +86,13 @@ def setup_realtime(
         tasks.append(asyncio.create_task(events.presence.run()))
         tasks.append(asyncio.create_task(events.listen(settings.redis_url)))
         tasks.append(asyncio.create_task(events.sweep()))
+        tasks.append(asyncio.create_task(events.viewers.heartbeat()))
 
     async def stop_tasks(app: web.Application) -> None:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await events.viewers.close()
 
     app.on_startup.append(start)
     app.on_cleanup.append(stop_tasks)

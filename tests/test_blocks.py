@@ -158,6 +158,9 @@ async def notifications_absent(api: Api, w: World, me: str, other: str, pool: as
     body = await ok(await api.get("/v1/notifications", token=w.user(me).token))
     actors = {n["actor"]["id"] for n in body["items"] if n["actor"]}
     assert w.user(other).id not in actors
+    body = await ok(await api.get("/v1/notifications/grouped", token=w.user(me).token))
+    actors = {a["id"] for g in body["items"] for a in g["actors"]}
+    assert w.c.id in actors and w.user(other).id not in actors
     stored = await pool.fetchval(
         "SELECT count(*) FROM notifications WHERE user_id = $1 AND actor_id = $2",
         uuid.UUID(w.user(me).id),
@@ -290,6 +293,7 @@ ROUTES: dict[str, Check | str] = {
     "me_device_delete": OWN,
     "me_notification_settings": OWN,
     "me_notification_settings_put": OWN,
+    "notifications_grouped": notifications_absent,
     "notifications_unread_count": "a count of my own notifications",
     "notifications_read": "moves my own read marker",
     "admin_reports": "moderators only",

@@ -109,6 +109,11 @@ def setup_routes(app: web.Application) -> None:
         devices.put_settings,
         name="me_notification_settings_put",
     )
+    r.add_get(
+        "/v1/notifications/grouped",
+        notifications.grouped_notifications,
+        name="notifications_grouped",
+    )
 
     # safety: reports and the admin side of them
     r.add_post("/v1/reports", reports.create_report, name="report_create")

@@ -11,6 +11,7 @@ import asyncpg
 
 from db import notifications, uploads
 from db.common import KEYSET_BOTTOM, KEYSET_TOP
+from drape import captions
 
 # Which posts (p) and comments (c) are shown at all (migrations/0007_moderation.sql): none a
 # moderator removed, and none hidden pending review unless the viewer ($1) wrote it.
@@ -24,6 +25,10 @@ VISIBLE = f"""
     SELECT 1 FROM follows f
     WHERE f.follower_id = $1 AND f.followee_id = u.id AND f.status = 'active')))
 """
+
+# Which accounts show to the viewer ($1) at all where people are listed (search): active ones.
+# u is the account. Whatever hides an account from a viewer (blocks) belongs here too.
+ACCOUNT_SHOWN = "(u.is_active)"
 
 POST_FIELDS = """
 p.id, p.caption, p.outfit_id, p.image_key, p.like_count, p.comment_count, p.created_at,
@@ -59,7 +64,24 @@ async def create_post(
             if owner != author_id:
                 raise PermissionError("outfit_id")
         post_id = await conn.fetchval(INSERT_POST, author_id, caption, outfit_id, image_key)
+        await set_hashtags(conn, post_id, captions.hashtags(caption))
         return await get_visible_post(conn, post_id, author_id)  # type: ignore[return-value]
+
+
+SET_HASHTAGS = """
+WITH gone AS (
+    DELETE FROM post_hashtags WHERE post_id = $1 AND tag <> ALL($2::text[])
+)
+INSERT INTO post_hashtags (post_id, tag, created_at)
+SELECT p.id, t.tag, p.created_at FROM posts p, unnest($2::text[]) AS t(tag)
+WHERE p.id = $1
+ON CONFLICT DO NOTHING
+"""
+
+
+async def set_hashtags(conn: asyncpg.Connection, post_id: uuid.UUID, tags: list[str]) -> None:
+    """The post's hashtags become exactly `tags` (drape/captions.py hashtags)."""
+    await conn.execute(SET_HASHTAGS, post_id, tags)
 
 
 SELECT_VISIBLE_POST = f"""

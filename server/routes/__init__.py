@@ -18,6 +18,7 @@ from server.routes import (
     outfits,
     posts,
     reports,
+    search,
     service,
     users,
 )
@@ -85,6 +86,13 @@ def setup_routes(app: web.Application) -> None:
     r.add_post("/v1/me/follow-requests/{id}/accept", follows.accept_request, name="follow_accept")
     r.add_post("/v1/me/follow-requests/{id}/reject", follows.reject_request, name="follow_reject")
     r.add_get("/v1/notifications", notifications.list_notifications, name="notifications")
+
+    # search
+    r.add_get("/v1/search/people", search.people, name="search_people")
+    r.add_get("/v1/search/posts", search.posts, name="search_posts")
+    r.add_get("/v1/search/hashtags", search.hashtags, name="search_hashtags")
+    r.add_get("/v1/hashtags/{tag}", search.hashtag, name="hashtag")
+    r.add_get("/v1/hashtags/{tag}/posts", search.hashtag_posts, name="hashtag_posts")
 
     # safety: reports and the admin side of them
     r.add_post("/v1/reports", reports.create_report, name="report_create")

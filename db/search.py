@@ -25,19 +25,38 @@ def like_prefix(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-# $2 the query lowercased, $3 it as a LIKE prefix. Found: a username or a word of the display
-# name starting with it, or either close to it by trigrams (a typo: `%` on the username,
-# word similarity `<%` within the display name). Ranked: the exact username, then prefixes,
-# then closeness, with a lift for accounts the viewer follows and a little for popularity.
+# $2 the query lowercased, $3 it as a LIKE prefix. Candidates, each branch on its own index and
+# bounded: usernames starting with it (users_username_prefix_idx, a range that stays usable in a
+# prepared statement's generic plan), display names with a word starting with it (trigrams), for
+# five letters or more usernames or display-name words close to it by trigrams (a typo), and followed accounts that
+# match. Ranked: the exact username, then prefixes, then closeness, with a lift for accounts the
+# viewer follows and a little for popularity.
 SEARCH_PEOPLE = f"""
+WITH found AS (
+    (SELECT u.id FROM users u
+     WHERE lower(u.username) ~>=~ $2 AND lower(u.username) ~<~ ($2 || chr(1114111))
+       AND {ACCOUNT_SHOWN}
+     LIMIT 200)
+    UNION
+    (SELECT u.id FROM users u
+     WHERE (lower(u.display_name) LIKE $3 OR lower(u.display_name) LIKE '% ' || $3)
+       AND {ACCOUNT_SHOWN}
+     LIMIT 200)
+    UNION
+    (SELECT u.id FROM users u
+     WHERE char_length($2) >= 5 AND (lower(u.username) % $2 OR $2 <% lower(u.display_name))
+       AND {ACCOUNT_SHOWN}
+     LIMIT 200)
+    UNION
+    (SELECT u.id FROM follows f JOIN users u ON u.id = f.followee_id
+     WHERE f.follower_id = $1 AND f.status = 'active' AND {ACCOUNT_SHOWN}
+       AND (lower(u.username) LIKE $3 OR lower(u.display_name) LIKE $3
+            OR lower(u.display_name) LIKE '% ' || $3))
+)
 SELECT u.id, u.username, u.display_name, u.avatar_url, u.is_verified, u.is_private,
        u.follower_count, f.status AS follow_status
-FROM users u
+FROM found JOIN users u ON u.id = found.id
 LEFT JOIN follows f ON f.follower_id = $1 AND f.followee_id = u.id
-WHERE {ACCOUNT_SHOWN}
-  AND (lower(u.username) LIKE $3 OR lower(u.display_name) LIKE $3
-       OR lower(u.display_name) LIKE '% ' || $3
-       OR lower(u.username) % $2 OR $2 <% lower(u.display_name))
 ORDER BY
     (lower(u.username) = $2)::int * 8
     + (lower(u.username) LIKE $3)::int * 4

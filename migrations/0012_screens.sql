@@ -5,8 +5,9 @@
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
 
 -- Search -----------------------------------------------------------------------------------------
--- People by username or display name, by prefix and by trigram similarity (typo-tolerant): the
--- GIN trigram indexes serve both LIKE 'prefix%' and the % similarity operator.
+-- People by username or display name: usernames by prefix (a byte-wise range), display names by
+-- the start of a word and usernames by trigram similarity (typo-tolerant) on GIN trigram indexes.
+CREATE INDEX users_username_prefix_idx ON users (lower(username) text_pattern_ops);
 CREATE INDEX users_username_trgm_idx ON users USING gin (lower(username) gin_trgm_ops);
 CREATE INDEX users_display_name_trgm_idx ON users USING gin (lower(display_name) gin_trgm_ops);
 -- Posts by the words of their caption.

@@ -29,8 +29,8 @@ def like_prefix(text: str) -> str:
 # bounded: usernames starting with it (users_username_prefix_idx, a range that stays usable in a
 # prepared statement's generic plan), display names with a word starting with it (trigrams), for
 # five letters or more usernames or display-name words close to it by trigrams (a typo), and
-# followed accounts that match. Ranked: the exact username, then prefixes, then closeness, with a lift for accounts the
-# viewer follows and a little for popularity.
+# followed accounts that match. Ranked: the exact username, then prefixes, then closeness, with
+# a lift for accounts the viewer follows and a little for popularity.
 SEARCH_PEOPLE = f"""
 WITH found AS (
     (SELECT u.id FROM users u

@@ -145,6 +145,7 @@ def setup_routes(app: web.Application) -> None:
     r.add_post("/v1/avatars/{id}/rebuild", avatars.rebuild_avatar, name="avatar_rebuild")
     r.add_get("/v1/me/avatar", avatars.my_avatar, name="me_avatar")
 
+    r.add_get("/v1/jobs", jobs.list_jobs, name="jobs")
     r.add_get("/v1/jobs/{id}", jobs.get_job, name="job")
 
     service.setup_docs(app)

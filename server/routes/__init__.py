@@ -140,6 +140,9 @@ def setup_routes(app: web.Application) -> None:
 
     # avatar
     r.add_post("/v1/avatars", avatars.create_avatar, name="avatar_create")
+    r.add_get("/v1/avatars", avatars.list_avatars, name="avatars")
+    r.add_delete("/v1/avatars/{id}", avatars.delete_avatar, name="avatar_delete")
+    r.add_put("/v1/avatars/{id}/primary", avatars.make_primary, name="avatar_primary")
     r.add_get("/v1/avatars/{id}", avatars.get_avatar, name="avatar")
     r.add_patch("/v1/avatars/{id}", avatars.patch_avatar, name="avatar_update")
     r.add_post("/v1/avatars/{id}/rebuild", avatars.rebuild_avatar, name="avatar_rebuild")

@@ -21,6 +21,7 @@ from server.routes import (
     search,
     service,
     users,
+    wears,
 )
 
 
@@ -123,6 +124,11 @@ def setup_routes(app: web.Application) -> None:
         "/v1/outfits/{id}/cover/complete", outfits.complete_cover, name="outfit_cover_complete"
     )
     r.add_delete("/v1/outfits/{id}/cover", outfits.delete_cover, name="outfit_cover_delete")
+    r.add_post("/v1/wears", wears.log_wear, name="wear_create")
+    r.add_get("/v1/wears", wears.list_wears, name="wears")
+    r.add_get("/v1/wears/calendar", wears.calendar, name="wear_calendar")
+    r.add_delete("/v1/wears/{id}", wears.undo_wear, name="wear_delete")
+    r.add_get("/v1/wardrobe/wear-stats", wears.garment_stats, name="wear_stats")
 
     # ai
     r.add_post("/v1/recommendations", ai.create_recommendations, name="recommendations_create")

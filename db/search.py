@@ -18,6 +18,10 @@ from db.common import KEYSET_TOP
 from db.posts import ACCOUNT_SHOWN, POST_FIELDS, VISIBLE
 
 MAX_RESULTS: Final = 500
+FEW: Final = 5
+# Candidates per branch of people search: what is ranked. Ranking costs two trigram similarities
+# per candidate, so this bounds the statement's CPU (bench/search.py).
+BRANCH: Final = 50
 
 
 def like_prefix(text: str) -> str:
@@ -28,30 +32,35 @@ def like_prefix(text: str) -> str:
 # $2 the query lowercased, $3 it as a LIKE prefix. Candidates, each branch on its own index and
 # bounded: usernames starting with it (users_username_prefix_idx, a range that stays usable in a
 # prepared statement's generic plan), display names with a word starting with it (trigrams), for
-# five letters or more usernames or display-name words close to it by trigrams (a typo), and
-# followed accounts that match. Ranked: the exact username, then prefixes, then closeness, with
-# a lift for accounts the viewer follows and a little for popularity.
+# followed accounts that match; then, if those are fewer than FEW and the query has five letters
+# or more, usernames or display-name words close to it by trigrams (a typo). Ranked: the exact
+# username, then prefixes, then closeness, with a lift for accounts the viewer follows and a
+# little for popularity.
 SEARCH_PEOPLE = f"""
-WITH found AS (
+WITH prefixed AS MATERIALIZED (
     (SELECT u.id FROM users u
      WHERE lower(u.username) ~>=~ $2 AND lower(u.username) ~<~ ($2 || chr(1114111))
        AND {ACCOUNT_SHOWN}
-     LIMIT 200)
+     LIMIT {BRANCH})
     UNION
     (SELECT u.id FROM users u
      WHERE (lower(u.display_name) LIKE $3 OR lower(u.display_name) LIKE '% ' || $3)
        AND {ACCOUNT_SHOWN}
-     LIMIT 200)
-    UNION
-    (SELECT u.id FROM users u
-     WHERE char_length($2) >= 5 AND (lower(u.username) % $2 OR $2 <% lower(u.display_name))
-       AND {ACCOUNT_SHOWN}
-     LIMIT 200)
+     LIMIT {BRANCH})
     UNION
     (SELECT u.id FROM follows f JOIN users u ON u.id = f.followee_id
      WHERE f.follower_id = $1 AND f.status = 'active' AND {ACCOUNT_SHOWN}
        AND (lower(u.username) LIKE $3 OR lower(u.display_name) LIKE $3
             OR lower(u.display_name) LIKE '% ' || $3))
+), found AS (
+    SELECT id FROM prefixed
+    UNION
+    -- Typos only when the prefixes found little: a name being typed needs none.
+    (SELECT u.id FROM users u
+     WHERE (SELECT count(*) FROM prefixed) < {FEW}
+       AND char_length($2) >= 5 AND (lower(u.username) % $2 OR $2 <% lower(u.display_name))
+       AND {ACCOUNT_SHOWN}
+     LIMIT {BRANCH})
 )
 SELECT u.id, u.username, u.display_name, u.avatar_url, u.is_verified, u.is_private,
        u.follower_count, f.status AS follow_status

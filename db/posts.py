@@ -394,7 +394,8 @@ OUTFIT_SUMMARIES = """
 SELECT o.id, o.name,
        coalesce(json_agg(json_build_object(
            'garment_id', i.garment_id, 'slot', i.slot, 'position', i.position,
-           'name', g.name, 'category', g.category) ORDER BY i.position)
+           'name', g.name, 'category', g.category, 'colors', g.colors,
+           'thumbnail_key', g.thumbnail_key) ORDER BY i.position)
          FILTER (WHERE i.garment_id IS NOT NULL), '[]') AS items
 FROM outfits o
 LEFT JOIN outfit_items i ON i.outfit_id = o.id
@@ -407,7 +408,8 @@ GROUP BY o.id
 async def outfit_summaries(
     conn: asyncpg.Connection | asyncpg.Pool, outfit_ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, dict[str, Any]]:
-    """The outfits shown with a page of posts, in one query."""
+    """The outfits shown with a page of posts, in one query: of each garment what a follower
+    needs to draw it (name, category, colours, thumbnail key), nothing else of the wardrobe."""
     if not outfit_ids:
         return {}
     rows = await conn.fetch(OUTFIT_SUMMARIES, outfit_ids)

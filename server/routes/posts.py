@@ -53,10 +53,27 @@ class Author(BaseModel):
     avatar_url: str | None = None
 
 
+class ItemColor(BaseModel):
+    hex: str
+    family: str
+
+
+class OutfitItemSummary(BaseModel):
+    """A garment of a posted outfit, as anyone who may see the post sees it."""
+
+    garment_id: str
+    slot: str
+    position: int
+    name: str
+    category: str
+    colors: list[ItemColor]
+    thumbnail_url: str | None
+
+
 class OutfitSummary(BaseModel):
     id: str
     name: str
-    items: list[dict[str, Any]]
+    items: list[OutfitItemSummary]
 
 
 class Post(BaseModel):
@@ -102,6 +119,8 @@ async def posts_json(
     outfits = await db_posts.outfit_summaries(
         conn, list({r["outfit_id"] for r in rows if r["outfit_id"] is not None})
     )
+    for outfit in outfits.values():
+        outfit["items"] = [await _item_json(store, item) for item in outfit["items"]]
     out = []
     for r in rows:
         out.append(
@@ -123,6 +142,15 @@ async def posts_json(
             }
         )
     return out
+
+
+async def _item_json(store: ObjectStore, item: dict[str, Any]) -> dict[str, Any]:
+    key = item.get("thumbnail_key")
+    return {
+        **{k: item[k] for k in ("garment_id", "slot", "position", "name", "category")},
+        "colors": [{"hex": c["hex"], "family": c["family"]} for c in item.get("colors") or []],
+        "thumbnail_url": await store.url(key) if key else None,
+    }
 
 
 def comment_json(r: asyncpg.Record | dict[str, Any]) -> dict[str, Any]:

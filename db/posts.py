@@ -334,6 +334,10 @@ async def add_comment(
                 post_id=post_id,
                 comment_id=row["id"],
             )
+        names = captions.mentions(body)
+        change.extra["mentions"] = await mention(
+            conn, post_id, actor, names, in_caption=False, comment_id=row["id"]
+        )
         return change
 
 
@@ -456,3 +460,136 @@ async def visible_posts(
     """The posts among `post_ids` the viewer may see now, in the order given."""
     rows = {r["id"]: r for r in await pool.fetch(SELECT_VISIBLE_POSTS, viewer, post_ids)}
     return [rows[i] for i in post_ids if i in rows]
+
+
+# Editing, mentions, likers, saved posts ---------------------------------------------------------
+
+EDIT_CAPTION = """
+UPDATE posts SET caption = $3, edited_at = now()
+WHERE id = $1 AND author_id = $2 AND removed_at IS NULL
+RETURNING id
+"""
+
+
+async def edit_caption(
+    pool: asyncpg.Pool, post_id: uuid.UUID, author: asyncpg.Record, caption: str
+) -> tuple[asyncpg.Record, list[tuple[uuid.UUID, dict[str, Any]]]] | None:
+    """A new caption for the author's post, its hashtags parsed again; accounts it newly
+    mentions are notified. Returns the post and the notifications to push, or None if the post
+    is not the author's."""
+    async with pool.acquire() as conn, conn.transaction():
+        if await conn.fetchval(EDIT_CAPTION, post_id, author["id"], caption) is None:
+            return None
+        await set_hashtags(conn, post_id, captions.hashtags(caption))
+        notes = await mention(conn, post_id, author, captions.mentions(caption), in_caption=True)
+        post = await get_visible_post(conn, post_id, author["id"])
+        assert post is not None
+        return post, notes
+
+
+MENTIONED = """
+SELECT id FROM users WHERE lower(username) = ANY($1::text[]) AND is_active AND id <> $2
+"""
+
+REMEMBER_MENTION = """
+INSERT INTO post_mentions (post_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1
+"""
+
+
+async def mention(
+    conn: asyncpg.Connection,
+    post_id: uuid.UUID,
+    actor: asyncpg.Record,
+    names: list[str],
+    *,
+    in_caption: bool,
+    comment_id: uuid.UUID | None = None,
+) -> list[tuple[uuid.UUID, dict[str, Any]]]:
+    """Notify (type `mention`) the named accounts that may see the post, inside the caller's
+    transaction. A caption's mentions are remembered, so editing it notifies only the new ones.
+    Returns (recipient, notification) pairs to push after commit."""
+    if not names:
+        return []
+    out = []
+    for row in await conn.fetch(MENTIONED, names, actor["id"]):
+        if await get_visible_post(conn, post_id, row["id"]) is None:
+            continue  # one who may not see the post is not told about it
+        if in_caption and await conn.fetchval(REMEMBER_MENTION, post_id, row["id"]) is None:
+            continue
+        note = await notifications.notify(
+            conn,
+            user_id=row["id"],
+            type_="mention",
+            actor=actor,
+            post_id=post_id,
+            comment_id=comment_id,
+        )
+        if note is not None:
+            out.append((row["id"], note))
+    return out
+
+
+async def mention_in_caption(
+    pool: asyncpg.Pool, post_id: uuid.UUID, actor: asyncpg.Record, caption: str
+) -> list[tuple[uuid.UUID, dict[str, Any]]]:
+    async with pool.acquire() as conn, conn.transaction():
+        return await mention(conn, post_id, actor, captions.mentions(caption), in_caption=True)
+
+
+# Newest likes first; only the accounts shown to the viewer $1 (ACCOUNT_SHOWN) are listed.
+SELECT_LIKERS = f"""
+SELECT u.id, u.username, u.display_name, u.avatar_url, u.is_verified, l.created_at,
+       u.id = $1 AS is_me
+FROM likes l JOIN users u ON u.id = l.user_id
+WHERE l.post_id = $2 AND {ACCOUNT_SHOWN} AND (l.created_at, l.user_id) < ($3, $4)
+ORDER BY l.created_at DESC, l.user_id DESC
+LIMIT $5
+"""
+
+
+async def likers(
+    pool: asyncpg.Pool,
+    viewer: uuid.UUID,
+    post_id: uuid.UUID,
+    before: tuple[Any, Any] | None,
+    limit: int,
+) -> list[asyncpg.Record]:
+    """Who liked the post (the caller checked the viewer may see it)."""
+    created_at, user_id = before or KEYSET_TOP
+    return await pool.fetch(SELECT_LIKERS, viewer, post_id, created_at, user_id, limit)
+
+
+SAVE = "INSERT INTO saved_posts (user_id, post_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+
+
+async def save(pool: asyncpg.Pool, viewer: uuid.UUID, post_id: uuid.UUID) -> bool:
+    """Idempotent; False if the viewer may not see the post."""
+    async with pool.acquire() as conn, conn.transaction():
+        if await get_visible_post(conn, post_id, viewer) is None:
+            return False
+        await conn.execute(SAVE, viewer, post_id)
+        return True
+
+
+UNSAVE = "DELETE FROM saved_posts WHERE user_id = $1 AND post_id = $2"
+
+
+async def unsave(pool: asyncpg.Pool, viewer: uuid.UUID, post_id: uuid.UUID) -> None:
+    await pool.execute(UNSAVE, viewer, post_id)
+
+
+# The viewer's collection, the latest saved first, of the posts still visible to them.
+SELECT_SAVED = f"""
+SELECT {POST_FIELDS}, s.created_at AS saved_at
+FROM saved_posts s JOIN posts p ON p.id = s.post_id JOIN users u ON u.id = p.author_id
+WHERE s.user_id = $1 AND (s.created_at, s.post_id) < ($2, $3) AND u.is_active AND {VISIBLE}
+ORDER BY s.created_at DESC, s.post_id DESC
+LIMIT $4
+"""
+
+
+async def saved(
+    pool: asyncpg.Pool, viewer: uuid.UUID, before: tuple[Any, Any] | None, limit: int
+) -> list[asyncpg.Record]:
+    saved_at, post_id = before or KEYSET_TOP
+    return await pool.fetch(SELECT_SAVED, viewer, saved_at, post_id, limit)

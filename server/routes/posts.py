@@ -14,7 +14,7 @@ from db import follows as db_follows
 from db import posts as db_posts
 from db import timelines as db_timelines
 from db import users as db_users
-from db.common import iso
+from db.common import encode_cursor, iso
 from drape import timelines
 from drape.images import DISPLAY_SIDE
 from drape.storage import ObjectStore
@@ -36,6 +36,24 @@ class PostIn(Input):
 class PageQuery(BaseModel):
     limit: Annotated[int, Field(ge=1, le=100)] = 20
     cursor: Annotated[str, Field(max_length=200)] | None = None
+
+
+class PostPatch(Input):
+    caption: Annotated[str, Field(max_length=2200)]
+
+
+class Liker(BaseModel):
+    id: str
+    username: str
+    display_name: str
+    avatar_url: str | None
+    is_verified: bool
+    liked_at: str
+
+
+class LikerPage(BaseModel):
+    items: list[Liker]
+    next_cursor: str | None
 
 
 class PostsQuery(PageQuery):
@@ -172,6 +190,11 @@ async def _page(request: web.Request, rows: list[asyncpg.Record], limit: int) ->
     return json_response({"items": items, "next_cursor": next_cursor(rows, limit)})
 
 
+async def _push(request: web.Request, notes: list[tuple[uuid.UUID, dict[str, Any]]]) -> None:
+    for recipient, note in notes:
+        await request.app[EMITTER].notification(recipient, note)
+
+
 async def _me(request: web.Request) -> asyncpg.Record:
     me = await db_users.get_user(request.app[POOL], user_id(request))
     if me is None or not me["is_active"]:
@@ -194,6 +217,9 @@ async def create_post(request: web.Request, body: PostIn) -> web.Response:
     except PermissionError:
         raise invalid("outfit_id", "is not one of your outfits") from None
     [post] = await posts_json(request.app[POOL], request.app[STORE], [row])
+    await _push(
+        request, await db_posts.mention_in_caption(request.app[POOL], row["id"], me, body.caption)
+    )
     settings = request.app[SETTINGS]
     await timelines.published(request.app[ARQ], settings, (row["id"], me["id"], row["created_at"]))
     # Followers of an account merged at read time see its post when they read their feed; a
@@ -352,6 +378,7 @@ async def add_comment(request: web.Request, body: CommentIn) -> web.Response:
     comment = comment_json(change.comment)
     emitter = request.app[EMITTER]
     await emitter.notification(change.author_id, change.notification)
+    await _push(request, change.extra["mentions"])
     await emitter.to_post(
         change.post_id,
         "post:comment",
@@ -446,3 +473,76 @@ async def complete_image(request: web.Request, body: images.CompleteIn) -> web.R
         post = await db_posts.get_visible_post(pool, post_id, me)
     [out] = await posts_json(pool, request.app[STORE], [post])
     return json_response(out)
+
+
+@endpoint(
+    "Edit my post's caption (hashtags parsed again; accounts newly mentioned are notified)",
+    tags=["social"],
+    body=PostPatch,
+    response=Post,
+    errors=(404,),
+)
+async def patch_post(request: web.Request, body: PostPatch) -> web.Response:
+    moderation.screen(request, caption=body.caption)
+    me, post_id = await _me(request), path_uuid(request, "id", "post")
+    edited = await db_posts.edit_caption(request.app[POOL], post_id, me, body.caption)
+    if edited is None:
+        raise not_found("post")
+    row, notes = edited
+    await _push(request, notes)
+    [post] = await posts_json(request.app[POOL], request.app[STORE], [row])
+    return json_response(post)
+
+
+@endpoint(
+    "Who liked a post, the latest first", tags=["social"], query=PageQuery, response=LikerPage
+)
+async def likers(request: web.Request, query: PageQuery) -> web.Response:
+    pool, viewer, post_id = request.app[POOL], user_id(request), path_uuid(request, "id", "post")
+    if await db_posts.get_visible_post(pool, post_id, viewer) is None:
+        raise not_found("post")
+    before = cursor_values(query.cursor, datetime, uuid.UUID)
+    rows = await db_posts.likers(pool, viewer, post_id, before, query.limit)
+    items = [
+        {
+            **{k: r[k] for k in ("username", "display_name", "avatar_url", "is_verified")},
+            "id": str(r["id"]),
+            "liked_at": iso(r["created_at"]),
+        }
+        for r in rows
+    ]
+    return json_response({"items": items, "next_cursor": next_cursor(rows, query.limit)})
+
+
+@endpoint(
+    "Save a post to my private collection (idempotent)", tags=["social"], status=204, errors=(404,)
+)
+async def save_post(request: web.Request) -> web.Response:
+    post_id = path_uuid(request, "id", "post")
+    if not await db_posts.save(request.app[POOL], user_id(request), post_id):
+        raise not_found("post")
+    return web.Response(status=204)
+
+
+@endpoint(
+    "Take a post out of my saved ones (idempotent)", tags=["social"], status=204, errors=(404,)
+)
+async def unsave_post(request: web.Request) -> web.Response:
+    await db_posts.unsave(request.app[POOL], user_id(request), path_uuid(request, "id", "post"))
+    return web.Response(status=204)
+
+
+@endpoint(
+    "My saved posts (only I see them), the latest saved first",
+    tags=["social"],
+    query=PageQuery,
+    response=PostPage,
+)
+async def saved_posts(request: web.Request, query: PageQuery) -> web.Response:
+    pool = request.app[POOL]
+    before = cursor_values(query.cursor, datetime, uuid.UUID)
+    rows = await db_posts.saved(pool, user_id(request), before, query.limit)
+    items = await posts_json(pool, request.app[STORE], rows)
+    last = rows[-1] if len(rows) == query.limit else None
+    cursor = encode_cursor(last["saved_at"], last["id"]) if last else None
+    return json_response({"items": items, "next_cursor": cursor})

@@ -1,0 +1,126 @@
+"""Posts: editing a caption (hashtags parsed again), mentions that notify, who liked a post, and
+saved posts as a private collection; each under the posts' visibility rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+from tests.conftest import Api, User
+from tests.social_helpers import new_comment, new_post
+from tests.wardrobe_helpers import quick_users
+
+
+async def _ok(r: Any, status: int = 200) -> Any:
+    assert r.status == status, await r.text()
+    return await r.json() if status != 204 else None
+
+
+async def _notes(api: Api, user: User, type_: str = "mention") -> list[dict[str, Any]]:
+    page = await _ok(await api.get("/v1/notifications", token=user.token))
+    return [n for n in page["items"] if n["type"] == type_]
+
+
+async def test_editing_a_caption_reparses_hashtags_and_notifies_new_mentions(
+    api: Api, pool: asyncpg.Pool
+) -> None:
+    author, anna, bob, other = await quick_users(api, pool, "author", "anna", "bob", "other")
+    post = await new_post(api, author, "First try #Denim with @anna")
+    assert len(await _notes(api, anna)) == 1
+    tagged = await _ok(await api.get("/v1/hashtags/denim/posts", token=other.token))
+    assert [p["id"] for p in tagged["items"]] == [post]
+
+    r = await api.patch(
+        f"/v1/posts/{post}", token=author.token, json={"caption": "Now #linen, @anna and @Bob"}
+    )
+    edited = await _ok(r)
+    assert edited["caption"] == "Now #linen, @anna and @Bob"
+    assert (await _ok(await api.get("/v1/hashtags/denim/posts", token=other.token)))["items"] == []
+    linen = await _ok(await api.get("/v1/hashtags/linen/posts", token=other.token))
+    assert [p["id"] for p in linen["items"]] == [post]
+    assert len(await _notes(api, anna)) == 1  # already mentioned: not again
+    [note] = await _notes(api, bob)
+    assert note["post_id"] == post and note["actor"]["username"] == "author"
+
+    # Only the author edits; bad input changes nothing.
+    r = await api.patch(f"/v1/posts/{post}", token=other.token, json={"caption": "mine now"})
+    assert r.status == 404
+    for body in ({"caption": "x" * 2201}, {}, {"caption": "ok", "outfit_id": None}, {"caption": 5}):
+        r = await api.patch(f"/v1/posts/{post}", token=author.token, json=body)
+        assert r.status == 422, (body, await r.text())
+    got = await _ok(await api.get(f"/v1/posts/{post}", token=other.token))
+    assert got["caption"] == "Now #linen, @anna and @Bob"
+    assert (await api.patch(f"/v1/posts/{post}", json={"caption": "x"})).status == 401
+
+
+async def test_mentions_in_comments_notify_only_who_may_see_the_post(
+    api: Api, pool: asyncpg.Pool
+) -> None:
+    author, fan, outsider, friend = await quick_users(api, pool, "closed", "fan", "outsider", "pal")
+    await pool.execute("UPDATE users SET is_private = true WHERE id = $1", author.id)
+    for follower in (fan, friend):
+        await pool.execute(
+            "INSERT INTO follows (follower_id, followee_id) VALUES ($1, $2)",
+            follower.id,
+            author.id,
+        )
+    post = await new_post(api, author, "private look @outsider")
+    assert await _notes(api, outsider) == []  # may not see it: not told
+    comment = await new_comment(api, fan, post, "@pal look! and @outsider, and me @fan")
+    [note] = await _notes(api, friend)
+    assert note["post_id"] == post and note["comment_id"] == comment
+    assert await _notes(api, outsider) == [] and await _notes(api, fan) == []
+
+
+async def test_who_liked_a_post(api: Api, pool: asyncpg.Pool) -> None:
+    author, *likers = await quick_users(api, pool, "liked", "liker1", "liker2", "liker3", "gone")
+    post = await new_post(api, author)
+    for u in likers:
+        await _ok(await api.put(f"/v1/posts/{post}/like", token=u.token))
+    await pool.execute("UPDATE users SET is_active = false WHERE id = $1", likers[-1].id)
+
+    seen, cursor = [], None
+    while True:
+        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = await _ok(
+            await api.get(f"/v1/posts/{post}/likes", token=author.token, params=params)
+        )
+        seen += [u["username"] for u in page["items"]]
+        if (cursor := page["next_cursor"]) is None:
+            break
+    assert seen == ["liker3", "liker2", "liker1"]
+    assert set(page["items"][0]) == {
+        "id", "username", "display_name", "avatar_url", "is_verified", "liked_at"
+    }  # fmt: skip
+
+    await pool.execute("UPDATE users SET is_private = true WHERE id = $1", author.id)
+    assert (await api.get(f"/v1/posts/{post}/likes", token=likers[0].token)).status == 404
+    r = await api.get(f"/v1/posts/{post}/likes", token=author.token, params={"limit": 500})
+    assert r.status == 422
+
+
+async def test_saved_posts_are_a_private_collection(api: Api, pool: asyncpg.Pool) -> None:
+    me, author, nosy = await quick_users(api, pool, "saver", "maker", "nosy")
+    first, second = await new_post(api, author, "one"), await new_post(api, author, "two")
+    for p in (first, second, first):  # saving twice changes nothing
+        await _ok(await api.put(f"/v1/posts/{p}/save", token=me.token), 204)
+    page = await _ok(await api.get("/v1/me/saved", token=me.token, params={"limit": 1}))
+    assert [p["id"] for p in page["items"]] == [second]
+    rest = await _ok(
+        await api.get("/v1/me/saved", token=me.token, params={"cursor": page["next_cursor"]})
+    )
+    assert [p["id"] for p in rest["items"]] == [first] and rest["next_cursor"] is None
+    assert (await _ok(await api.get("/v1/me/saved", token=nosy.token)))["items"] == []
+
+    await _ok(await api.delete(f"/v1/posts/{second}/save", token=me.token), 204)
+    await _ok(await api.delete(f"/v1/posts/{second}/save", token=me.token), 204)
+    saved = await _ok(await api.get("/v1/me/saved", token=me.token))
+    assert [p["id"] for p in saved["items"]] == [first]
+
+    # A post I may no longer see leaves the collection; one I may not see cannot be saved.
+    await pool.execute("UPDATE users SET is_private = true WHERE id = $1", author.id)
+    assert (await _ok(await api.get("/v1/me/saved", token=me.token)))["items"] == []
+    assert (await api.put(f"/v1/posts/{second}/save", token=nosy.token)).status == 404
+    assert (await api.put("/v1/posts/not-a-post/save", token=me.token)).status == 404
+    assert (await api.put(f"/v1/posts/{first}/save")).status == 401

@@ -21,8 +21,10 @@ WITH account AS (
 ), gone_likes AS (
     DELETE FROM likes WHERE user_id = $1 RETURNING post_id
 ), gone_comments AS (
-    -- Hidden or removed comments (db/reports.py) already left the count.
-    DELETE FROM comments WHERE author_id = $1
+    -- Hidden or removed comments (db/reports.py) already left the count. Replies to the
+    -- user's comments go with them (and out of the count).
+    DELETE FROM comments
+    WHERE author_id = $1 OR parent_id IN (SELECT id FROM comments WHERE author_id = $1)
     RETURNING post_id, hidden_at IS NULL AND removed_at IS NULL AS counted
 ), gone_follows AS (
     DELETE FROM follows WHERE follower_id = $1 OR followee_id = $1

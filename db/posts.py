@@ -291,14 +291,32 @@ def _like_change(post_id: uuid.UUID, row: asyncpg.Record) -> Change:
 # Comments ---------------------------------------------------------------------------------------
 
 COMMENT_FIELDS = """
-c.id, c.post_id, c.body, c.created_at, c.author_id, a.username AS author_username,
-a.avatar_url AS author_avatar_url
+c.id, c.post_id, c.parent_id, c.body, c.created_at, c.author_id, a.username AS author_username,
+a.avatar_url AS author_avatar_url,
+(SELECT count(*) FROM comments r
+ WHERE r.parent_id = c.id AND r.removed_at IS NULL AND (r.hidden_at IS NULL OR r.author_id = $1)
+) AS reply_count,
+(SELECT count(*) FROM comment_likes cl JOIN users lu ON lu.id = cl.user_id
+ WHERE cl.comment_id = c.id AND lu.is_active) AS like_count,
+EXISTS (SELECT 1 FROM comment_likes cl WHERE cl.comment_id = c.id AND cl.user_id = $1)
+  AS liked_by_me
 """
 
 INSERT_COMMENT = """
-INSERT INTO comments (post_id, author_id, body) VALUES ($1, $2, $3)
-RETURNING id, post_id, body, created_at, author_id
+INSERT INTO comments (post_id, author_id, body, parent_id) VALUES ($1, $2, $3, $4)
+RETURNING id, post_id, parent_id, body, created_at, author_id
 """
+
+# A reply's parent: a top-level comment of the same post that the replier sees.
+SELECT_PARENT = f"""
+SELECT c.id, c.author_id FROM comments c
+WHERE c.id = $2 AND c.post_id = $3 AND c.parent_id IS NULL AND {COMMENT_SHOWN}
+"""
+
+
+class NoSuchParent(ValueError):
+    """The comment replied to is not a top-level comment of this post."""
+
 
 BUMP_COMMENTS = """
 UPDATE posts SET comment_count = comment_count + $2 WHERE id = $1 RETURNING comment_count
@@ -306,13 +324,21 @@ UPDATE posts SET comment_count = comment_count + $2 WHERE id = $1 RETURNING comm
 
 
 async def add_comment(
-    pool: asyncpg.Pool, post_id: uuid.UUID, actor: asyncpg.Record, body: str
+    pool: asyncpg.Pool,
+    post_id: uuid.UUID,
+    actor: asyncpg.Record,
+    body: str,
+    parent_id: uuid.UUID | None = None,
 ) -> Change | None:
+    """A comment, or a reply to a top-level comment (one level: NoSuchParent otherwise)."""
     async with pool.acquire() as conn, conn.transaction():
         post = await conn.fetchrow(LOCK_VISIBLE_POST, actor["id"], post_id)
         if post is None:
             return None
-        row = await conn.fetchrow(INSERT_COMMENT, post_id, actor["id"], body)
+        if parent_id is not None:
+            if await conn.fetchrow(SELECT_PARENT, actor["id"], parent_id, post_id) is None:
+                raise NoSuchParent("parent_id")
+        row = await conn.fetchrow(INSERT_COMMENT, post_id, actor["id"], body, parent_id)
         change = Change(
             post_id=post_id,
             author_id=post["author_id"],
@@ -344,7 +370,8 @@ async def add_comment(
 SELECT_COMMENTS = f"""
 SELECT {COMMENT_FIELDS}
 FROM comments c JOIN users a ON a.id = c.author_id
-WHERE c.post_id = $2 AND a.is_active AND {COMMENT_SHOWN} AND (c.created_at, c.id) > ($3, $4)
+WHERE c.post_id = $2 AND c.parent_id IS NULL AND a.is_active AND {COMMENT_SHOWN}
+  AND (c.created_at, c.id) > ($3, $4)
 ORDER BY c.created_at, c.id
 LIMIT $5
 """
@@ -357,10 +384,21 @@ async def comments(
     limit: int,
     viewer: uuid.UUID | None = None,
 ) -> list[asyncpg.Record]:
-    """A page of the post's comments that `viewer` may see (hidden ones only to their author)."""
+    """A page of the post's top-level comments that `viewer` may see (hidden ones only to their
+    author), each with its reply and like counts."""
     created_at, comment_id = after or KEYSET_BOTTOM
     return await pool.fetch(SELECT_COMMENTS, viewer, post_id, created_at, comment_id, limit)
 
+
+# The comment and its replies (which the foreign key would take anyway), counting those that
+# were in the post's comment_count.
+DELETE_WITH_REPLIES = """
+WITH gone AS (
+    DELETE FROM comments WHERE id = $1 OR parent_id = $1
+    RETURNING hidden_at IS NULL AND removed_at IS NULL AS counted
+)
+SELECT count(*) FILTER (WHERE counted) FROM gone
+"""
 
 LOCK_COMMENT = f"""
 SELECT c.id, c.post_id, c.author_id, p.author_id AS post_author_id,
@@ -383,8 +421,8 @@ async def delete_comment(
             return None
         if actor_id not in (row["author_id"], row["post_author_id"]):
             return False if row["post_visible"] else None
-        await conn.execute("DELETE FROM comments WHERE id = $1", comment_id)
-        count = await conn.fetchval(BUMP_COMMENTS, row["post_id"], -1 if row["counted"] else 0)
+        counted = await conn.fetchval(DELETE_WITH_REPLIES, comment_id)
+        count = await conn.fetchval(BUMP_COMMENTS, row["post_id"], -counted)
         return Change(
             post_id=row["post_id"],
             author_id=row["post_author_id"],
@@ -593,3 +631,64 @@ async def saved(
 ) -> list[asyncpg.Record]:
     saved_at, post_id = before or KEYSET_TOP
     return await pool.fetch(SELECT_SAVED, viewer, saved_at, post_id, limit)
+
+
+# Replies and likes of comments ---------------------------------------------------------------
+
+# The comment ($2) if the viewer ($1) sees it and the post it is under.
+SELECT_VISIBLE_COMMENT = f"""
+SELECT c.id, c.post_id, c.author_id, c.parent_id
+FROM comments c JOIN posts p ON p.id = c.post_id JOIN users u ON u.id = p.author_id
+JOIN users a ON a.id = c.author_id
+WHERE c.id = $2 AND a.is_active AND u.is_active AND {COMMENT_SHOWN} AND {VISIBLE}
+"""
+
+
+async def visible_comment(
+    conn: asyncpg.Connection | asyncpg.Pool, comment_id: uuid.UUID, viewer: uuid.UUID
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(SELECT_VISIBLE_COMMENT, viewer, comment_id)
+
+
+SELECT_REPLIES = f"""
+SELECT {COMMENT_FIELDS}
+FROM comments c JOIN users a ON a.id = c.author_id
+WHERE c.parent_id = $2 AND a.is_active AND {COMMENT_SHOWN} AND (c.created_at, c.id) > ($3, $4)
+ORDER BY c.created_at, c.id
+LIMIT $5
+"""
+
+
+async def replies(
+    pool: asyncpg.Pool,
+    viewer: uuid.UUID,
+    comment_id: uuid.UUID,
+    after: tuple[Any, Any] | None,
+    limit: int,
+) -> list[asyncpg.Record]:
+    """A page of a comment's replies, oldest first (the caller checked the comment is seen)."""
+    created_at, reply_id = after or KEYSET_BOTTOM
+    return await pool.fetch(SELECT_REPLIES, viewer, comment_id, created_at, reply_id, limit)
+
+
+LIKE_COMMENT = (
+    "INSERT INTO comment_likes (comment_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+)
+UNLIKE_COMMENT = "DELETE FROM comment_likes WHERE comment_id = $1 AND user_id = $2"
+
+COMMENT_LIKES = """
+SELECT count(*) FROM comment_likes cl JOIN users u ON u.id = cl.user_id
+WHERE cl.comment_id = $1 AND u.is_active
+"""
+
+
+async def like_comment(
+    pool: asyncpg.Pool, comment_id: uuid.UUID, viewer: uuid.UUID, *, liked: bool
+) -> int | None:
+    """Like or take back a like of a comment the viewer sees (idempotent); returns its like
+    count, or None if the viewer does not see it."""
+    async with pool.acquire() as conn, conn.transaction():
+        if await visible_comment(conn, comment_id, viewer) is None:
+            return None
+        await conn.execute(LIKE_COMMENT if liked else UNLIKE_COMMENT, comment_id, viewer)
+        return int(await conn.fetchval(COMMENT_LIKES, comment_id))

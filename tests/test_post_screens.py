@@ -124,3 +124,60 @@ async def test_saved_posts_are_a_private_collection(api: Api, pool: asyncpg.Pool
     assert (await api.put(f"/v1/posts/{second}/save", token=nosy.token)).status == 404
     assert (await api.put("/v1/posts/not-a-post/save", token=me.token)).status == 404
     assert (await api.put(f"/v1/posts/{first}/save")).status == 401
+
+
+async def test_replies_one_level_deep_and_likes_on_comments(api: Api, pool: asyncpg.Pool) -> None:
+    author, fan, other, stranger = await quick_users(api, pool, "poster", "fan1", "fan2", "alien")
+    post = await new_post(api, author)
+    top = await new_comment(api, fan, post, "love it")
+    path = f"/v1/posts/{post}/comments"
+
+    async def reply(user: User, parent: str, body: str = "same") -> Any:
+        return await api.post(path, token=user.token, json={"body": body, "parent_id": parent})
+
+    first = (await _ok(await reply(other, top), 201))["id"]
+    await _ok(await reply(author, top, "thanks"), 201)
+    r = await reply(fan, first)  # a reply to a reply: one level only
+    assert r.status == 422, await r.text()
+    other_post = await new_post(api, other)
+    r = await api.post(
+        f"/v1/posts/{other_post}/comments", token=fan.token, json={"body": "x", "parent_id": top}
+    )
+    assert r.status == 422
+
+    listed = await _ok(await api.get(path, token=stranger.token))
+    assert [c["id"] for c in listed["items"]] == [top]
+    assert listed["items"][0]["reply_count"] == 2 and listed["items"][0]["parent_id"] is None
+    replies = await _ok(await api.get(f"/v1/comments/{top}/replies", token=stranger.token))
+    assert [c["body"] for c in replies["items"]] == ["same", "thanks"]
+    assert replies["items"][0]["parent_id"] == top
+    got = await _ok(await api.get(f"/v1/posts/{post}", token=stranger.token))
+    assert got["comment_count"] == 3
+
+    for u in (author, other, other):
+        liked = await _ok(await api.put(f"/v1/comments/{top}/like", token=u.token))
+    assert liked == {"comment_id": top, "liked": True, "like_count": 2}
+    unliked = await _ok(await api.delete(f"/v1/comments/{top}/like", token=author.token))
+    assert unliked["like_count"] == 1
+    mine = (await _ok(await api.get(path, token=other.token)))["items"][0]
+    assert mine["like_count"] == 1 and mine["liked_by_me"] is True
+
+    # Deleting the comment takes its replies and their share of the count.
+    assert (await api.delete(f"/v1/comments/{top}", token=fan.token)).status == 204
+    got = await _ok(await api.get(f"/v1/posts/{post}", token=stranger.token))
+    assert got["comment_count"] == 0
+    assert (await api.get(f"/v1/comments/{top}/replies", token=fan.token)).status == 404
+
+    # A private account's comments are out of reach for strangers.
+    secret = await new_post(api, author, "secret")
+    hidden = await new_comment(api, author, secret)
+    await pool.execute("UPDATE users SET is_private = true WHERE id = $1", author.id)
+    assert (await api.get(f"/v1/comments/{hidden}/replies", token=stranger.token)).status == 404
+    assert (await api.put(f"/v1/comments/{hidden}/like", token=stranger.token)).status == 404
+    r = await api.post(
+        f"/v1/posts/{secret}/comments",
+        token=stranger.token,
+        json={"body": "hi", "parent_id": hidden},
+    )
+    assert r.status == 404
+    assert (await api.put(f"/v1/comments/{hidden}/like")).status == 401

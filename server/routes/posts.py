@@ -62,6 +62,7 @@ class PostsQuery(PageQuery):
 
 class CommentIn(Input):
     body: Annotated[str, Field(min_length=1, max_length=1000)]
+    parent_id: uuid.UUID | None = None  # a reply to this top-level comment of the post
 
 
 class Author(BaseModel):
@@ -114,9 +115,19 @@ class PostPage(BaseModel):
 class Comment(BaseModel):
     id: str
     post_id: str
+    parent_id: str | None  # set on a reply
     author: Author
     body: str
+    reply_count: int
+    like_count: int
+    liked_by_me: bool
     created_at: str
+
+
+class CommentLikeState(BaseModel):
+    comment_id: str
+    liked: bool
+    like_count: int
 
 
 class CommentPage(BaseModel):
@@ -181,6 +192,10 @@ def comment_json(r: asyncpg.Record | dict[str, Any]) -> dict[str, Any]:
             "avatar_url": r["author_avatar_url"],
         },
         "body": r["body"],
+        "parent_id": str(r["parent_id"]) if r.get("parent_id") else None,
+        "reply_count": r.get("reply_count") or 0,
+        "like_count": r.get("like_count") or 0,
+        "liked_by_me": bool(r.get("liked_by_me")),
         "created_at": iso(r["created_at"]),
     }
 
@@ -370,9 +385,12 @@ async def add_comment(request: web.Request, body: CommentIn) -> web.Response:
     if not text:
         raise invalid("body", "must not be blank")
     moderation.screen(request, body=text)
-    change = await db_posts.add_comment(
-        request.app[POOL], path_uuid(request, "id", "post"), me, text
-    )
+    try:
+        change = await db_posts.add_comment(
+            request.app[POOL], path_uuid(request, "id", "post"), me, text, body.parent_id
+        )
+    except db_posts.NoSuchParent:
+        raise invalid("parent_id", "is not a top-level comment of this post") from None
     if change is None or change.comment is None:
         raise not_found("post")
     comment = comment_json(change.comment)
@@ -546,3 +564,53 @@ async def saved_posts(request: web.Request, query: PageQuery) -> web.Response:
     last = rows[-1] if len(rows) == query.limit else None
     cursor = encode_cursor(last["saved_at"], last["id"]) if last else None
     return json_response({"items": items, "next_cursor": cursor})
+
+
+@endpoint(
+    "A comment's replies, oldest first",
+    tags=["social"],
+    query=PageQuery,
+    response=CommentPage,
+    errors=(404,),
+)
+async def list_replies(request: web.Request, query: PageQuery) -> web.Response:
+    pool, viewer = request.app[POOL], user_id(request)
+    comment_id = path_uuid(request, "id", "comment")
+    if await db_posts.visible_comment(pool, comment_id, viewer) is None:
+        raise not_found("comment")
+    after = cursor_values(query.cursor, datetime, uuid.UUID)
+    rows = await db_posts.replies(pool, viewer, comment_id, after, query.limit)
+    return json_response(
+        {"items": [comment_json(r) for r in rows], "next_cursor": next_cursor(rows, query.limit)}
+    )
+
+
+async def _comment_like(request: web.Request, liked: bool) -> web.Response:
+    comment_id = path_uuid(request, "id", "comment")
+    count = await db_posts.like_comment(
+        request.app[POOL], comment_id, user_id(request), liked=liked
+    )
+    if count is None:
+        raise not_found("comment")
+    return json_response({"comment_id": str(comment_id), "liked": liked, "like_count": count})
+
+
+@endpoint(
+    "Like a comment (idempotent)",
+    tags=["social"],
+    response=CommentLikeState,
+    errors=(404,),
+    limit=ratelimit.Action.LIKE,
+)
+async def like_comment(request: web.Request) -> web.Response:
+    return await _comment_like(request, liked=True)
+
+
+@endpoint(
+    "Take back a like of a comment (idempotent)",
+    tags=["social"],
+    response=CommentLikeState,
+    errors=(404,),
+)
+async def unlike_comment(request: web.Request) -> web.Response:
+    return await _comment_like(request, liked=False)

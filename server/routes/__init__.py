@@ -16,6 +16,7 @@ from server.routes import (
     notifications,
     objects,
     outfits,
+    photos,
     posts,
     reports,
     search,
@@ -50,6 +51,10 @@ def setup_routes(app: web.Application) -> None:
     r.add_get("/v1/me/style-profile", users.get_style_profile, name="me_style_profile")
     r.add_put("/v1/me/style-profile", users.put_style_profile, name="me_style_profile_put")
     r.add_get("/v1/users/{username}", users.get_user, name="user")
+    r.add_post("/v1/me/photo", photos.start_photo, name="me_photo")
+    r.add_post("/v1/me/photo/complete", photos.complete_photo, name="me_photo_complete")
+    r.add_delete("/v1/me/photo", photos.delete_photo, name="me_photo_delete")
+    r.add_get("/photos/{id}", photos.photo, name="photo")
     r.add_delete("/v1/me", account.delete_me, name="me_delete")
     r.add_post("/v1/me/export", account.export_me, name="me_export")
     r.add_post("/v1/me/password", account.change_password, name="me_password")

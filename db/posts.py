@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import asyncpg
 
@@ -460,7 +460,17 @@ async def outfit_summaries(
 
 LOCK_OWN_POST = "SELECT image_key FROM posts WHERE id = $1 AND author_id = $2 FOR UPDATE"
 
-SET_POST_IMAGE = "UPDATE posts SET image_key = $2 WHERE id = $1"
+# posts.image_key is the first of the post's images (post_images position 0).
+SET_POST_IMAGE = """
+WITH first AS (
+    DELETE FROM post_images WHERE post_id = $1 AND position = 0 AND $2::text IS NULL
+), kept AS (
+    INSERT INTO post_images (post_id, position, image_key)
+    SELECT $1, 0, $2 WHERE $2::text IS NOT NULL
+    ON CONFLICT (post_id, position) DO UPDATE SET image_key = excluded.image_key
+)
+UPDATE posts SET image_key = $2 WHERE id = $1
+"""
 
 
 async def set_image(
@@ -692,3 +702,78 @@ async def like_comment(
             return None
         await conn.execute(LIKE_COMMENT if liked else UNLIKE_COMMENT, comment_id, viewer)
         return int(await conn.fetchval(COMMENT_LIKES, comment_id))
+
+
+# Several images per post -----------------------------------------------------------------------
+
+MAX_IMAGES: Final = 10
+
+POST_IMAGES = """
+SELECT post_id, position, image_key FROM post_images
+WHERE post_id = ANY($1::uuid[]) ORDER BY post_id, position
+"""
+
+
+async def images_of(
+    conn: asyncpg.Connection | asyncpg.Pool, post_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[str]]:
+    """The image keys of a page of posts, in order, in one query."""
+    out: dict[uuid.UUID, list[str]] = {}
+    for r in await conn.fetch(POST_IMAGES, post_ids):
+        out.setdefault(r["post_id"], []).append(r["image_key"])
+    return out
+
+
+LOCK_IMAGES = """
+SELECT position, image_key FROM post_images WHERE post_id = $1 ORDER BY position FOR UPDATE
+"""
+
+APPEND_IMAGE = "INSERT INTO post_images (post_id, position, image_key) VALUES ($1, $2, $3)"
+
+SYNC_FIRST = """
+UPDATE posts SET image_key = (SELECT image_key FROM post_images WHERE post_id = $1 AND position = 0)
+WHERE id = $1
+"""
+
+
+class TooManyImages(ValueError):
+    pass
+
+
+async def add_image(
+    pool: asyncpg.Pool, author_id: uuid.UUID, post_id: uuid.UUID, upload_key: str, image_key: str
+) -> bool:
+    """Append a checked image to the author's post (claiming its upload). False if the post is
+    gone or the upload was claimed meanwhile; TooManyImages past MAX_IMAGES."""
+    async with pool.acquire() as conn, conn.transaction():
+        if await conn.fetchrow(LOCK_OWN_POST, post_id, author_id) is None:
+            return False
+        have = await conn.fetch(LOCK_IMAGES, post_id)
+        if len(have) >= MAX_IMAGES:
+            raise TooManyImages(str(MAX_IMAGES))
+        if not await uploads.accept_upload(conn, upload_key, author_id, "post_image", post_id):
+            return False
+        await conn.execute(APPEND_IMAGE, post_id, len(have), image_key)
+        await conn.execute(SYNC_FIRST, post_id)
+        return True
+
+
+DROP_IMAGES = "DELETE FROM post_images WHERE post_id = $1"
+
+
+async def remove_image(
+    pool: asyncpg.Pool, author_id: uuid.UUID, post_id: uuid.UUID, position: int
+) -> str | None:
+    """Take one image out of the author's post, the later ones moving up; returns its key
+    (to delete), or None if there is no such image."""
+    async with pool.acquire() as conn, conn.transaction():
+        if await conn.fetchrow(LOCK_OWN_POST, post_id, author_id) is None:
+            return None
+        keys = [r["image_key"] for r in await conn.fetch(LOCK_IMAGES, post_id)]
+        if not 0 <= position < len(keys):
+            return None
+        gone = keys.pop(position)
+        await conn.execute(DROP_IMAGES, post_id)
+        await conn.executemany(APPEND_IMAGE, [(post_id, i, k) for i, k in enumerate(keys)])
+        await conn.execute(SYNC_FIRST, post_id)
+        return gone

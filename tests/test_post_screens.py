@@ -181,3 +181,44 @@ async def test_replies_one_level_deep_and_likes_on_comments(api: Api, pool: asyn
     )
     assert r.status == 404
     assert (await api.put(f"/v1/comments/{hidden}/like")).status == 401
+
+
+async def test_several_images_per_post_in_order(api: Api, pool: asyncpg.Pool) -> None:
+    from tests.wardrobe_helpers import fetch, image_bytes, post_form
+
+    author, other = await quick_users(api, pool, "shooter", "looker")
+    post = await new_post(api, author)
+
+    async def add(token: str, color: str) -> Any:
+        r = await api.post(
+            f"/v1/posts/{post}/image", token=author.token, json={"content_type": "image/png"}
+        )
+        form = await _ok(r, 201)
+        png = image_bytes("PNG", (300, 200), (color,))
+        assert await post_form(form, png, "image/png") in (200, 201, 204)
+        return await api.post(f"/v1/posts/{post}/images", token=token, json={"key": form["key"]})
+
+    r = await add(other.token, "#000000")  # not the author's post
+    assert r.status == 404
+    for color in ("#ff0000", "#00ff00", "#0000ff"):
+        body = await _ok(await add(author.token, color), 201)
+    assert [i["position"] for i in body["images"]] == [0, 1, 2]
+    assert body["image_url"] == body["images"][0]["url"]
+    seen = await _ok(await api.get(f"/v1/posts/{post}", token=other.token))
+    assert len(seen["images"]) == 3
+    status, data = await fetch(seen["images"][2]["url"])
+    assert status == 200 and data
+
+    body = await _ok(await api.delete(f"/v1/posts/{post}/images/0", token=author.token))
+    assert [i["position"] for i in body["images"]] == [0, 1]
+    assert body["image_url"] == body["images"][0]["url"] == seen["images"][1]["url"]
+    assert (await api.delete(f"/v1/posts/{post}/images/5", token=author.token)).status == 404
+    assert (await api.delete(f"/v1/posts/{post}/images/0", token=other.token)).status == 404
+
+    await pool.execute(
+        "INSERT INTO post_images (post_id, position, image_key)"
+        " SELECT $1, g, 'posts/x/' || g FROM generate_series(2, 9) g",
+        post,
+    )
+    r = await add(author.token, "#ffffff")
+    assert r.status == 409, await r.text()

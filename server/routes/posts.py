@@ -95,12 +95,18 @@ class OutfitSummary(BaseModel):
     items: list[OutfitItemSummary]
 
 
+class PostImage(BaseModel):
+    position: int
+    url: str
+
+
 class Post(BaseModel):
     id: str
     author: Author
     caption: str
     outfit: OutfitSummary | None
-    image_url: str | None
+    image_url: str | None  # the first of images
+    images: list[PostImage]
     like_count: int
     comment_count: int
     liked_by_me: bool
@@ -150,6 +156,7 @@ async def posts_json(
     )
     for outfit in outfits.values():
         outfit["items"] = [await _item_json(store, item) for item in outfit["items"]]
+    pictures = await db_posts.images_of(conn, [r["id"] for r in rows])
     out = []
     for r in rows:
         out.append(
@@ -164,6 +171,10 @@ async def posts_json(
                 "caption": r["caption"],
                 "outfit": outfits.get(r["outfit_id"]) if r["outfit_id"] else None,
                 "image_url": await store.url(r["image_key"]) if r["image_key"] else None,
+                "images": [
+                    {"position": i, "url": await store.url(k)}
+                    for i, k in enumerate(pictures.get(r["id"], []))
+                ],
                 "like_count": r["like_count"],
                 "comment_count": r["comment_count"],
                 "liked_by_me": r["liked_by_me"],
@@ -614,3 +625,57 @@ async def like_comment(request: web.Request) -> web.Response:
 )
 async def unlike_comment(request: web.Request) -> web.Response:
     return await _comment_like(request, liked=False)
+
+
+@endpoint(
+    f"Add an uploaded image to my post, after the others (at most {db_posts.MAX_IMAGES}); the "
+    "upload form comes from POST /v1/posts/{id}/image",
+    tags=["social"],
+    body=images.CompleteIn,
+    response=Post,
+    status=201,
+    errors=(404, 409, 413),
+)
+async def add_image(request: web.Request, body: images.CompleteIn) -> web.Response:
+    pool, me, post_id = request.app[POOL], user_id(request), path_uuid(request, "id", "post")
+    post = await db_posts.get_visible_post(pool, post_id, me)
+    if post is None or post["author_id"] != me:
+        raise not_found("post")
+    got = await images.receive(
+        request, key=body.key, owner_id=me, purpose="post_image", target_id=post_id,
+        sides=(DISPLAY_SIDE,),
+    )  # fmt: skip
+    try:
+        added = await db_posts.add_image(pool, me, post_id, body.key, got.keys[DISPLAY_SIDE])
+    except db_posts.TooManyImages:
+        added = None
+    if not added:
+        await images.delete_objects(request, list(got.keys.values()))
+        raise Problem(409, f"The post has {db_posts.MAX_IMAGES} images, or changed meanwhile.")
+    await images.delete_objects(request, [body.key])
+    [out] = await posts_json(
+        pool, request.app[STORE], [await db_posts.get_visible_post(pool, post_id, me)]
+    )
+    return json_response(out, 201)
+
+
+@endpoint(
+    "Remove one image of my post (the later ones move up)",
+    tags=["social"],
+    response=Post,
+    errors=(404,),
+)
+async def remove_image(request: web.Request) -> web.Response:
+    pool, me, post_id = request.app[POOL], user_id(request), path_uuid(request, "id", "post")
+    try:
+        position = int(request.match_info["position"])
+    except ValueError:
+        raise not_found("image") from None
+    gone = await db_posts.remove_image(pool, me, post_id, position)
+    if gone is None:
+        raise not_found("image")
+    await images.delete_objects(request, [gone])
+    [out] = await posts_json(
+        pool, request.app[STORE], [await db_posts.get_visible_post(pool, post_id, me)]
+    )
+    return json_response(out)

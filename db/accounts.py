@@ -22,10 +22,12 @@ WITH account AS (
     DELETE FROM likes WHERE user_id = $1 RETURNING post_id
 ), gone_comments AS (
     -- Hidden or removed comments (db/reports.py), and those of a suspended account (every
-    -- statement here reads users as it was before it), already left the count.
-    DELETE FROM comments WHERE author_id = $1
+    -- statement here reads users as it was before it), already left the count. Replies to the
+    -- user's comments go with them.
+    DELETE FROM comments c
+    WHERE author_id = $1 OR parent_id IN (SELECT id FROM comments WHERE author_id = $1)
     RETURNING post_id, hidden_at IS NULL AND removed_at IS NULL
-              AND (SELECT is_active FROM users WHERE id = $1) AS counted
+              AND (SELECT is_active FROM users WHERE id = c.author_id) AS counted
 ), gone_follows AS (
     DELETE FROM follows WHERE follower_id = $1 OR followee_id = $1
     RETURNING follower_id, followee_id, status

@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 
-from db.common import iso
+from db.common import KEYSET_TOP, iso
 from drape.storage import ObjectStore
 
 AVATAR_COLUMNS = """
@@ -52,6 +52,65 @@ LIMIT 1
 
 async def get_primary(pool: asyncpg.Pool, user_id: uuid.UUID) -> asyncpg.Record | None:
     return await pool.fetchrow(SELECT_PRIMARY, user_id)
+
+
+SELECT_MINE = f"""
+SELECT {AVATAR_COLUMNS} FROM avatars
+WHERE user_id = $1 AND (created_at, id) < ($2, $3)
+ORDER BY created_at DESC, id DESC
+LIMIT $4
+"""
+
+
+async def list_mine(
+    pool: asyncpg.Pool, user_id: uuid.UUID, before: tuple[Any, Any] | None, limit: int
+) -> list[asyncpg.Record]:
+    created_at, avatar_id = before or KEYSET_TOP
+    return await pool.fetch(SELECT_MINE, user_id, created_at, avatar_id, limit)
+
+
+LOCK_MINE = "SELECT id, is_primary FROM avatars WHERE user_id = $1 ORDER BY id FOR UPDATE"
+
+DELETE_AVATAR = "DELETE FROM avatars WHERE id = $1 AND user_id = $2"
+
+PROMOTE_NEWEST = """
+UPDATE avatars SET is_primary = true
+WHERE id = (SELECT id FROM avatars WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1)
+"""
+
+
+async def delete_avatar(pool: asyncpg.Pool, avatar_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+    """Delete one of the user's avatars; if it was the primary one, the newest left becomes
+    primary. False if there is no such avatar of theirs. The caller removes its objects."""
+    async with pool.acquire() as conn, conn.transaction():
+        mine = {r["id"]: r["is_primary"] for r in await conn.fetch(LOCK_MINE, user_id)}
+        if avatar_id not in mine:
+            return False
+        await conn.execute(DELETE_AVATAR, avatar_id, user_id)
+        if mine[avatar_id]:
+            await conn.execute(PROMOTE_NEWEST, user_id)
+        return True
+
+
+# Two statements: avatars_one_primary_key is checked row by row, so the old primary steps down
+# before the new one steps up.
+UNSET_PRIMARY = "UPDATE avatars SET is_primary = false WHERE user_id = $1 AND is_primary"
+
+SET_PRIMARY = f"""
+UPDATE avatars SET is_primary = true WHERE id = $1 AND user_id = $2 RETURNING {AVATAR_COLUMNS}
+"""
+
+
+async def set_primary(
+    pool: asyncpg.Pool, avatar_id: uuid.UUID, user_id: uuid.UUID
+) -> asyncpg.Record | None:
+    """Make this avatar the user's primary one (GET /v1/me/avatar); None if not theirs."""
+    async with pool.acquire() as conn, conn.transaction():
+        mine = {r["id"] for r in await conn.fetch(LOCK_MINE, user_id)}
+        if avatar_id not in mine:
+            return None
+        await conn.execute(UNSET_PRIMARY, user_id)
+        return await conn.fetchrow(SET_PRIMARY, avatar_id, user_id)
 
 
 REQUEST_CHANGE = f"""

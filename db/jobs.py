@@ -9,7 +9,7 @@ import asyncpg
 from arq.connections import ArqRedis
 from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix
 
-from db.common import iso
+from db.common import KEYSET_TOP, iso
 from drape.queue import wake
 
 JOB_COLUMNS = (
@@ -86,6 +86,31 @@ async def get_job(
     conn: asyncpg.Connection | asyncpg.Pool, job_id: uuid.UUID
 ) -> asyncpg.Record | None:
     return await conn.fetchrow(SELECT_JOB, job_id)
+
+
+# The index jobs_user_idx (user_id, created_at DESC) walks them newest first.
+SELECT_USER_JOBS = f"""
+SELECT {JOB_COLUMNS} FROM jobs
+WHERE user_id = $1 AND (created_at, id) < ($2, $3)
+  AND ($4::text[] IS NULL OR status = ANY($4)) AND ($5::text IS NULL OR kind = $5)
+ORDER BY created_at DESC, id DESC
+LIMIT $6
+"""
+
+
+async def user_jobs(
+    pool: asyncpg.Pool,
+    user_id: uuid.UUID,
+    before: tuple[Any, Any] | None,
+    limit: int,
+    *,
+    statuses: list[str] | None = None,
+    kind: str | None = None,
+) -> list[asyncpg.Record]:
+    """A page of the user's jobs, newest first, optionally only those in `statuses` or of
+    `kind`."""
+    created_at, job_id = before or KEYSET_TOP
+    return await pool.fetch(SELECT_USER_JOBS, user_id, created_at, job_id, statuses, kind, limit)
 
 
 MARK_RUNNING = f"""

@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 
 from db import uploads as db_uploads
+from db import wears as db_wears
 from db.garments import filter_sql
 
 OUTFIT_COLUMNS = """
@@ -175,32 +176,18 @@ async def garment_categories(
     return {r["id"]: r["category"] for r in rows}
 
 
-MARK_OUTFIT_WORN = """
-UPDATE outfits SET wear_count = wear_count + 1, last_worn_at = now()
-WHERE id = $1 AND owner_id = $2
-RETURNING id
-"""
-# Garments are locked in id order: two outfits sharing garments, worn at once, cannot deadlock.
-MARK_GARMENTS_WORN = """
-UPDATE garments g SET wear_count = g.wear_count + 1, last_worn_at = now()
-FROM (
-    SELECT id FROM garments
-    WHERE owner_id = $2 AND id IN (SELECT garment_id FROM outfit_items WHERE outfit_id = $1)
-    ORDER BY id
-    FOR UPDATE
-) AS worn
-WHERE g.id = worn.id
-"""
-
-
 async def mark_worn(
     pool: asyncpg.Pool, owner_id: uuid.UUID, outfit_id: uuid.UUID
 ) -> dict[str, Any] | None:
-    """One more wear of the outfit and of each of its garments, all or nothing."""
+    """One more wear of the outfit and of each of its garments, all or nothing: an entry of
+    today in the wear log (db/wears.py), which moves the counters."""
     async with pool.acquire() as conn, conn.transaction():
-        if await conn.fetchval(MARK_OUTFIT_WORN, outfit_id, owner_id) is None:
+        try:
+            await db_wears.log_wear(
+                conn, owner_id, worn_on=None, outfit_id=outfit_id, garment_ids=[]
+            )
+        except db_wears.NothingToWear:
             return None
-        await conn.execute(MARK_GARMENTS_WORN, outfit_id, owner_id)
         return await get_outfit_with_items(conn, outfit_id)
 
 

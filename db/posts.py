@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import asyncpg
 
 from db import notifications, uploads
 from db.blocks import apart, muted
 from db.common import KEYSET_BOTTOM, KEYSET_TOP
+from drape import captions
 
 # Which posts (p) and comments (c) are shown at all (migrations/0007_moderation.sql): none a
 # moderator removed, and none hidden pending review unless the viewer ($1) wrote it.
@@ -30,6 +31,10 @@ VISIBLE = f"""
     WHERE f.follower_id = $1 AND f.followee_id = u.id AND f.status = 'active'))
  AND NOT {apart("$1", "u.id")})
 """
+
+# Which accounts show to the viewer ($1) where people are listed (search, likers): active ones;
+# u is the account; none apart from the viewer by a block (db/blocks.py).
+ACCOUNT_SHOWN = f"(u.is_active AND NOT {apart('$1', 'u.id')})"
 
 POST_FIELDS = """
 p.id, p.caption, p.outfit_id, p.image_key, p.like_count, p.comment_count, p.created_at,
@@ -65,7 +70,24 @@ async def create_post(
             if owner != author_id:
                 raise PermissionError("outfit_id")
         post_id = await conn.fetchval(INSERT_POST, author_id, caption, outfit_id, image_key)
+        await set_hashtags(conn, post_id, captions.hashtags(caption))
         return await get_visible_post(conn, post_id, author_id)  # type: ignore[return-value]
+
+
+SET_HASHTAGS = """
+WITH gone AS (
+    DELETE FROM post_hashtags WHERE post_id = $1 AND tag <> ALL($2::text[])
+)
+INSERT INTO post_hashtags (post_id, tag, created_at)
+SELECT p.id, t.tag, p.created_at FROM posts p, unnest($2::text[]) AS t(tag)
+WHERE p.id = $1
+ON CONFLICT DO NOTHING
+"""
+
+
+async def set_hashtags(conn: asyncpg.Connection, post_id: uuid.UUID, tags: list[str]) -> None:
+    """The post's hashtags become exactly `tags` (drape/captions.py hashtags)."""
+    await conn.execute(SET_HASHTAGS, post_id, tags)
 
 
 SELECT_VISIBLE_POST = f"""
@@ -276,14 +298,32 @@ def _like_change(post_id: uuid.UUID, row: asyncpg.Record) -> Change:
 # Comments ---------------------------------------------------------------------------------------
 
 COMMENT_FIELDS = """
-c.id, c.post_id, c.body, c.created_at, c.author_id, a.username AS author_username,
-a.avatar_url AS author_avatar_url
+c.id, c.post_id, c.parent_id, c.body, c.created_at, c.author_id, a.username AS author_username,
+a.avatar_url AS author_avatar_url,
+(SELECT count(*) FROM comments r
+ WHERE r.parent_id = c.id AND r.removed_at IS NULL AND (r.hidden_at IS NULL OR r.author_id = $1)
+) AS reply_count,
+(SELECT count(*) FROM comment_likes cl JOIN users lu ON lu.id = cl.user_id
+ WHERE cl.comment_id = c.id AND lu.is_active) AS like_count,
+EXISTS (SELECT 1 FROM comment_likes cl WHERE cl.comment_id = c.id AND cl.user_id = $1)
+  AS liked_by_me
 """
 
 INSERT_COMMENT = """
-INSERT INTO comments (post_id, author_id, body) VALUES ($1, $2, $3)
-RETURNING id, post_id, body, created_at, author_id
+INSERT INTO comments (post_id, author_id, body, parent_id) VALUES ($1, $2, $3, $4)
+RETURNING id, post_id, parent_id, body, created_at, author_id
 """
+
+# A reply's parent: a top-level comment of the same post that the replier sees.
+SELECT_PARENT = f"""
+SELECT c.id, c.author_id FROM comments c
+WHERE c.id = $2 AND c.post_id = $3 AND c.parent_id IS NULL AND {COMMENT_VISIBLE}
+"""
+
+
+class NoSuchParent(ValueError):
+    """The comment replied to is not a top-level comment of this post."""
+
 
 BUMP_COMMENTS = """
 UPDATE posts SET comment_count = comment_count + $2 WHERE id = $1 RETURNING comment_count
@@ -291,13 +331,21 @@ UPDATE posts SET comment_count = comment_count + $2 WHERE id = $1 RETURNING comm
 
 
 async def add_comment(
-    pool: asyncpg.Pool, post_id: uuid.UUID, actor: asyncpg.Record, body: str
+    pool: asyncpg.Pool,
+    post_id: uuid.UUID,
+    actor: asyncpg.Record,
+    body: str,
+    parent_id: uuid.UUID | None = None,
 ) -> Change | None:
+    """A comment, or a reply to a top-level comment (one level: NoSuchParent otherwise)."""
     async with pool.acquire() as conn, conn.transaction():
         post = await conn.fetchrow(LOCK_VISIBLE_POST, actor["id"], post_id)
         if post is None:
             return None
-        row = await conn.fetchrow(INSERT_COMMENT, post_id, actor["id"], body)
+        if parent_id is not None:
+            if await conn.fetchrow(SELECT_PARENT, actor["id"], parent_id, post_id) is None:
+                raise NoSuchParent("parent_id")
+        row = await conn.fetchrow(INSERT_COMMENT, post_id, actor["id"], body, parent_id)
         change = Change(
             post_id=post_id,
             author_id=post["author_id"],
@@ -319,13 +367,18 @@ async def add_comment(
                 post_id=post_id,
                 comment_id=row["id"],
             )
+        names = captions.mentions(body)
+        change.extra["mentions"] = await mention(
+            conn, post_id, actor, names, in_caption=False, comment_id=row["id"]
+        )
         return change
 
 
 SELECT_COMMENTS = f"""
 SELECT {COMMENT_FIELDS}
 FROM comments c JOIN users a ON a.id = c.author_id
-WHERE c.post_id = $2 AND a.is_active AND {COMMENT_VISIBLE} AND (c.created_at, c.id) > ($3, $4)
+WHERE c.post_id = $2 AND c.parent_id IS NULL AND a.is_active AND {COMMENT_VISIBLE}
+  AND (c.created_at, c.id) > ($3, $4)
 ORDER BY c.created_at, c.id
 LIMIT $5
 """
@@ -338,10 +391,21 @@ async def comments(
     limit: int,
     viewer: uuid.UUID | None = None,
 ) -> list[asyncpg.Record]:
-    """A page of the post's comments that `viewer` may see (hidden ones only to their author)."""
+    """A page of the post's top-level comments that `viewer` may see (hidden ones only to their
+    author), each with its reply and like counts."""
     created_at, comment_id = after or KEYSET_BOTTOM
     return await pool.fetch(SELECT_COMMENTS, viewer, post_id, created_at, comment_id, limit)
 
+
+# The comment and its replies (which the foreign key would take anyway), counting those that
+# were in the post's comment_count.
+DELETE_WITH_REPLIES = """
+WITH gone AS (
+    DELETE FROM comments WHERE id = $1 OR parent_id = $1
+    RETURNING hidden_at IS NULL AND removed_at IS NULL AS counted
+)
+SELECT count(*) FILTER (WHERE counted) FROM gone
+"""
 
 LOCK_COMMENT = f"""
 SELECT c.id, c.post_id, c.author_id, p.author_id AS post_author_id,
@@ -367,8 +431,8 @@ async def delete_comment(
             return None
         if actor_id not in (row["author_id"], row["post_author_id"]):
             return False if row["post_visible"] else None
-        await conn.execute("DELETE FROM comments WHERE id = $1", comment_id)
-        count = await conn.fetchval(BUMP_COMMENTS, row["post_id"], -1 if row["counted"] else 0)
+        counted = await conn.fetchval(DELETE_WITH_REPLIES, comment_id)
+        count = await conn.fetchval(BUMP_COMMENTS, row["post_id"], -counted)
         return Change(
             post_id=row["post_id"],
             author_id=row["post_author_id"],
@@ -382,7 +446,8 @@ OUTFIT_SUMMARIES = """
 SELECT o.id, o.name,
        coalesce(json_agg(json_build_object(
            'garment_id', i.garment_id, 'slot', i.slot, 'position', i.position,
-           'name', g.name, 'category', g.category) ORDER BY i.position)
+           'name', g.name, 'category', g.category, 'colors', g.colors,
+           'thumbnail_key', g.thumbnail_key) ORDER BY i.position)
          FILTER (WHERE i.garment_id IS NOT NULL), '[]') AS items
 FROM outfits o
 LEFT JOIN outfit_items i ON i.outfit_id = o.id
@@ -395,7 +460,8 @@ GROUP BY o.id
 async def outfit_summaries(
     conn: asyncpg.Connection | asyncpg.Pool, outfit_ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, dict[str, Any]]:
-    """The outfits shown with a page of posts, in one query."""
+    """The outfits shown with a page of posts, in one query: of each garment what a follower
+    needs to draw it (name, category, colours, thumbnail key), nothing else of the wardrobe."""
     if not outfit_ids:
         return {}
     rows = await conn.fetch(OUTFIT_SUMMARIES, outfit_ids)
@@ -404,7 +470,17 @@ async def outfit_summaries(
 
 LOCK_OWN_POST = "SELECT image_key FROM posts WHERE id = $1 AND author_id = $2 FOR UPDATE"
 
-SET_POST_IMAGE = "UPDATE posts SET image_key = $2 WHERE id = $1"
+# posts.image_key is the first of the post's images (post_images position 0).
+SET_POST_IMAGE = """
+WITH first AS (
+    DELETE FROM post_images WHERE post_id = $1 AND position = 0 AND $2::text IS NULL
+), kept AS (
+    INSERT INTO post_images (post_id, position, image_key)
+    SELECT $1, 0, $2 WHERE $2::text IS NOT NULL
+    ON CONFLICT (post_id, position) DO UPDATE SET image_key = excluded.image_key
+)
+UPDATE posts SET image_key = $2 WHERE id = $1
+"""
 
 
 async def set_image(
@@ -457,3 +533,273 @@ async def explore_posts(
     """As visible_posts, without the posts of accounts the viewer muted."""
     rows = {r["id"]: r for r in await pool.fetch(SELECT_EXPLORE_POSTS, viewer, post_ids)}
     return [rows[i] for i in post_ids if i in rows]
+
+
+# Editing, mentions, likers, saved posts ---------------------------------------------------------
+
+EDIT_CAPTION = """
+UPDATE posts SET caption = $3, edited_at = now()
+WHERE id = $1 AND author_id = $2 AND removed_at IS NULL
+RETURNING id
+"""
+
+
+async def edit_caption(
+    pool: asyncpg.Pool, post_id: uuid.UUID, author: asyncpg.Record, caption: str
+) -> tuple[asyncpg.Record, list[tuple[uuid.UUID, dict[str, Any]]]] | None:
+    """A new caption for the author's post, its hashtags parsed again; accounts it newly
+    mentions are notified. Returns the post and the notifications to push, or None if the post
+    is not the author's."""
+    async with pool.acquire() as conn, conn.transaction():
+        if await conn.fetchval(EDIT_CAPTION, post_id, author["id"], caption) is None:
+            return None
+        await set_hashtags(conn, post_id, captions.hashtags(caption))
+        notes = await mention(conn, post_id, author, captions.mentions(caption), in_caption=True)
+        post = await get_visible_post(conn, post_id, author["id"])
+        assert post is not None
+        return post, notes
+
+
+MENTIONED = """
+SELECT id FROM users WHERE lower(username) = ANY($1::text[]) AND is_active AND id <> $2
+"""
+
+REMEMBER_MENTION = """
+INSERT INTO post_mentions (post_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1
+"""
+
+
+async def mention(
+    conn: asyncpg.Connection,
+    post_id: uuid.UUID,
+    actor: asyncpg.Record,
+    names: list[str],
+    *,
+    in_caption: bool,
+    comment_id: uuid.UUID | None = None,
+) -> list[tuple[uuid.UUID, dict[str, Any]]]:
+    """Notify (type `mention`) the named accounts that may see the post, inside the caller's
+    transaction. A caption's mentions are remembered, so editing it notifies only the new ones.
+    Returns (recipient, notification) pairs to push after commit."""
+    if not names:
+        return []
+    out = []
+    for row in await conn.fetch(MENTIONED, names, actor["id"]):
+        if await get_visible_post(conn, post_id, row["id"]) is None:
+            continue  # one who may not see the post is not told about it
+        if in_caption and await conn.fetchval(REMEMBER_MENTION, post_id, row["id"]) is None:
+            continue
+        note = await notifications.notify(
+            conn,
+            user_id=row["id"],
+            type_="mention",
+            actor=actor,
+            post_id=post_id,
+            comment_id=comment_id,
+        )
+        if note is not None:
+            out.append((row["id"], note))
+    return out
+
+
+async def mention_in_caption(
+    pool: asyncpg.Pool, post_id: uuid.UUID, actor: asyncpg.Record, caption: str
+) -> list[tuple[uuid.UUID, dict[str, Any]]]:
+    async with pool.acquire() as conn, conn.transaction():
+        return await mention(conn, post_id, actor, captions.mentions(caption), in_caption=True)
+
+
+# Newest likes first; only the accounts shown to the viewer $1 (ACCOUNT_SHOWN) are listed.
+SELECT_LIKERS = f"""
+SELECT u.id, u.username, u.display_name, u.avatar_url, u.is_verified, l.created_at,
+       u.id = $1 AS is_me
+FROM likes l JOIN users u ON u.id = l.user_id
+WHERE l.post_id = $2 AND {ACCOUNT_SHOWN} AND (l.created_at, l.user_id) < ($3, $4)
+ORDER BY l.created_at DESC, l.user_id DESC
+LIMIT $5
+"""
+
+
+async def likers(
+    pool: asyncpg.Pool,
+    viewer: uuid.UUID,
+    post_id: uuid.UUID,
+    before: tuple[Any, Any] | None,
+    limit: int,
+) -> list[asyncpg.Record]:
+    """Who liked the post (the caller checked the viewer may see it)."""
+    created_at, user_id = before or KEYSET_TOP
+    return await pool.fetch(SELECT_LIKERS, viewer, post_id, created_at, user_id, limit)
+
+
+SAVE = "INSERT INTO saved_posts (user_id, post_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+
+
+async def save(pool: asyncpg.Pool, viewer: uuid.UUID, post_id: uuid.UUID) -> bool:
+    """Idempotent; False if the viewer may not see the post."""
+    async with pool.acquire() as conn, conn.transaction():
+        if await get_visible_post(conn, post_id, viewer) is None:
+            return False
+        await conn.execute(SAVE, viewer, post_id)
+        return True
+
+
+UNSAVE = "DELETE FROM saved_posts WHERE user_id = $1 AND post_id = $2"
+
+
+async def unsave(pool: asyncpg.Pool, viewer: uuid.UUID, post_id: uuid.UUID) -> None:
+    await pool.execute(UNSAVE, viewer, post_id)
+
+
+# The viewer's collection, the latest saved first, of the posts still visible to them.
+SELECT_SAVED = f"""
+SELECT {POST_FIELDS}, s.created_at AS saved_at
+FROM saved_posts s JOIN posts p ON p.id = s.post_id JOIN users u ON u.id = p.author_id
+WHERE s.user_id = $1 AND (s.created_at, s.post_id) < ($2, $3) AND u.is_active AND {VISIBLE}
+ORDER BY s.created_at DESC, s.post_id DESC
+LIMIT $4
+"""
+
+
+async def saved(
+    pool: asyncpg.Pool, viewer: uuid.UUID, before: tuple[Any, Any] | None, limit: int
+) -> list[asyncpg.Record]:
+    saved_at, post_id = before or KEYSET_TOP
+    return await pool.fetch(SELECT_SAVED, viewer, saved_at, post_id, limit)
+
+
+# Replies and likes of comments ---------------------------------------------------------------
+
+# The comment ($2) if the viewer ($1) sees it and the post it is under.
+SELECT_VISIBLE_COMMENT = f"""
+SELECT c.id, c.post_id, c.author_id, c.parent_id
+FROM comments c JOIN posts p ON p.id = c.post_id JOIN users u ON u.id = p.author_id
+JOIN users a ON a.id = c.author_id
+WHERE c.id = $2 AND a.is_active AND u.is_active AND {COMMENT_VISIBLE} AND {VISIBLE}
+"""
+
+
+async def visible_comment(
+    conn: asyncpg.Connection | asyncpg.Pool, comment_id: uuid.UUID, viewer: uuid.UUID
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(SELECT_VISIBLE_COMMENT, viewer, comment_id)
+
+
+SELECT_REPLIES = f"""
+SELECT {COMMENT_FIELDS}
+FROM comments c JOIN users a ON a.id = c.author_id
+WHERE c.parent_id = $2 AND a.is_active AND {COMMENT_VISIBLE}
+  AND (c.created_at, c.id) > ($3, $4)
+ORDER BY c.created_at, c.id
+LIMIT $5
+"""
+
+
+async def replies(
+    pool: asyncpg.Pool,
+    viewer: uuid.UUID,
+    comment_id: uuid.UUID,
+    after: tuple[Any, Any] | None,
+    limit: int,
+) -> list[asyncpg.Record]:
+    """A page of a comment's replies, oldest first (the caller checked the comment is seen)."""
+    created_at, reply_id = after or KEYSET_BOTTOM
+    return await pool.fetch(SELECT_REPLIES, viewer, comment_id, created_at, reply_id, limit)
+
+
+LIKE_COMMENT = (
+    "INSERT INTO comment_likes (comment_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+)
+UNLIKE_COMMENT = "DELETE FROM comment_likes WHERE comment_id = $1 AND user_id = $2"
+
+COMMENT_LIKES = """
+SELECT count(*) FROM comment_likes cl JOIN users u ON u.id = cl.user_id
+WHERE cl.comment_id = $1 AND u.is_active
+"""
+
+
+async def like_comment(
+    pool: asyncpg.Pool, comment_id: uuid.UUID, viewer: uuid.UUID, *, liked: bool
+) -> int | None:
+    """Like or take back a like of a comment the viewer sees (idempotent); returns its like
+    count, or None if the viewer does not see it."""
+    async with pool.acquire() as conn, conn.transaction():
+        if await visible_comment(conn, comment_id, viewer) is None:
+            return None
+        await conn.execute(LIKE_COMMENT if liked else UNLIKE_COMMENT, comment_id, viewer)
+        return int(await conn.fetchval(COMMENT_LIKES, comment_id))
+
+
+# Several images per post -----------------------------------------------------------------------
+
+MAX_IMAGES: Final = 10
+
+POST_IMAGES = """
+SELECT post_id, position, image_key FROM post_images
+WHERE post_id = ANY($1::uuid[]) ORDER BY post_id, position
+"""
+
+
+async def images_of(
+    conn: asyncpg.Connection | asyncpg.Pool, post_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[str]]:
+    """The image keys of a page of posts, in order, in one query."""
+    out: dict[uuid.UUID, list[str]] = {}
+    for r in await conn.fetch(POST_IMAGES, post_ids):
+        out.setdefault(r["post_id"], []).append(r["image_key"])
+    return out
+
+
+LOCK_IMAGES = """
+SELECT position, image_key FROM post_images WHERE post_id = $1 ORDER BY position FOR UPDATE
+"""
+
+APPEND_IMAGE = "INSERT INTO post_images (post_id, position, image_key) VALUES ($1, $2, $3)"
+
+SYNC_FIRST = """
+UPDATE posts SET image_key = (SELECT image_key FROM post_images WHERE post_id = $1 AND position = 0)
+WHERE id = $1
+"""
+
+
+class TooManyImages(ValueError):
+    pass
+
+
+async def add_image(
+    pool: asyncpg.Pool, author_id: uuid.UUID, post_id: uuid.UUID, upload_key: str, image_key: str
+) -> bool:
+    """Append a checked image to the author's post (claiming its upload). False if the post is
+    gone or the upload was claimed meanwhile; TooManyImages past MAX_IMAGES."""
+    async with pool.acquire() as conn, conn.transaction():
+        if await conn.fetchrow(LOCK_OWN_POST, post_id, author_id) is None:
+            return False
+        have = await conn.fetch(LOCK_IMAGES, post_id)
+        if len(have) >= MAX_IMAGES:
+            raise TooManyImages(str(MAX_IMAGES))
+        if not await uploads.accept_upload(conn, upload_key, author_id, "post_image", post_id):
+            return False
+        await conn.execute(APPEND_IMAGE, post_id, len(have), image_key)
+        await conn.execute(SYNC_FIRST, post_id)
+        return True
+
+
+DROP_IMAGES = "DELETE FROM post_images WHERE post_id = $1"
+
+
+async def remove_image(
+    pool: asyncpg.Pool, author_id: uuid.UUID, post_id: uuid.UUID, position: int
+) -> str | None:
+    """Take one image out of the author's post, the later ones moving up; returns its key
+    (to delete), or None if there is no such image."""
+    async with pool.acquire() as conn, conn.transaction():
+        if await conn.fetchrow(LOCK_OWN_POST, post_id, author_id) is None:
+            return None
+        keys = [r["image_key"] for r in await conn.fetch(LOCK_IMAGES, post_id)]
+        if not 0 <= position < len(keys):
+            return None
+        gone = keys.pop(position)
+        await conn.execute(DROP_IMAGES, post_id)
+        await conn.executemany(APPEND_IMAGE, [(post_id, i, k) for i, k in enumerate(keys)])
+        await conn.execute(SYNC_FIRST, post_id)
+        return gone

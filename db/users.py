@@ -8,6 +8,7 @@ from typing import Any
 import asyncpg
 
 from db.blocks import apart
+from db.uploads import accept_upload
 
 USER_COLUMNS = """
 id, email, username, firebase_uid, password_hash, display_name, bio, avatar_url, website, locale,
@@ -307,3 +308,41 @@ async def put_style_profile(
     pool: asyncpg.Pool, user_id: uuid.UUID, values: dict[str, Any]
 ) -> asyncpg.Record:
     return await pool.fetchrow(UPSERT_STYLE, user_id, *(values[f] for f in STYLE_FIELDS))
+
+
+# Profile photo ----------------------------------------------------------------------------------
+
+LOCK_PHOTO = "SELECT avatar_key, avatar_thumb_key FROM users WHERE id = $1 FOR UPDATE"
+
+SET_PHOTO = f"""
+UPDATE users SET avatar_key = $2, avatar_thumb_key = $3, avatar_url = $4 WHERE id = $1
+RETURNING {USER_COLUMNS}
+"""
+
+
+async def set_photo(
+    pool: asyncpg.Pool,
+    user_id: uuid.UUID,
+    *,
+    upload_key: str | None,
+    keys: tuple[str, str] | None,
+    url: str | None,
+) -> tuple[asyncpg.Record, list[str]] | None:
+    """Point the account at a checked photo (display and thumbnail keys, claiming its pending
+    upload) with `url` as its avatar_url, or at none. Returns the user and the keys no longer
+    used; None if the upload was claimed meanwhile."""
+    async with pool.acquire() as conn, conn.transaction():
+        old = await conn.fetchrow(LOCK_PHOTO, user_id)
+        if upload_key is not None:
+            if not await accept_upload(conn, upload_key, user_id, "user_avatar", user_id):
+                return None
+        display, thumb = keys or (None, None)
+        row = await conn.fetchrow(SET_PHOTO, user_id, display, thumb, url)
+    return row, [k for k in (old["avatar_key"], old["avatar_thumb_key"]) if k]
+
+
+SELECT_PHOTO = "SELECT avatar_key, avatar_thumb_key FROM users WHERE id = $1 AND is_active"
+
+
+async def photo_keys(pool: asyncpg.Pool, user_id: uuid.UUID) -> asyncpg.Record | None:
+    return await pool.fetchrow(SELECT_PHOTO, user_id)

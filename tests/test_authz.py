@@ -29,8 +29,17 @@ PUBLIC_V1 = {
     ("POST", "/v1/auth/password-reset"),
     ("POST", "/v1/auth/password-reset/confirm"),
 }
-# Outside /v1 only these; the object routes check a signature of their own instead of a token.
-OUTSIDE_V1 = {"/healthz", "/readyz", "/metrics", "/openapi.json", "/objects", "/objects/{key}"}
+# Outside /v1 only these; the object routes check a signature of their own instead of a token,
+# and profile photos are public like the avatar_url that names them.
+OUTSIDE_V1 = {
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/openapi.json",
+    "/objects",
+    "/objects/{key}",
+    "/photos/{id}",
+}
 # The docs and the playground are public pages; the playground's script signs in through /v1.
 OUTSIDE_V1_PREFIXES = ("/docs", "/socket.io", "/playground")
 

@@ -26,7 +26,8 @@ from tests.social_helpers import new_comment, new_post
 @dataclass
 class World:
     """A and B, who follow each other and a third account C (who follows them back), each with
-    a post that the other liked and commented on; both liked and commented on C's post too."""
+    a post (tagged #blockwalk) that the other liked, commented on and saved; both did the same
+    to C's post."""
 
     a: User
     b: User
@@ -49,11 +50,12 @@ async def make_world(api: Api) -> World:
         path = f"/v1/users/{w.user(other).username}/follow"
         await ok(await api.put(path, token=w.user(me).token))
     for name in "abc":
-        w.post[name] = await new_post(api, w.user(name), f"look by {name}")
+        w.post[name] = await new_post(api, w.user(name), f"look by {name} #blockwalk")
     for me, on in (("a", "b"), ("b", "a"), ("a", "c"), ("b", "c")):
         user = w.user(me)
         await ok(await api.put(f"/v1/posts/{w.post[on]}/like", token=user.token))
         w.comment[me, on] = await new_comment(api, user, w.post[on], f"{me} on {on}")
+        await ok(await api.put(f"/v1/posts/{w.post[on]}/save", token=user.token), 204)
     return w
 
 
@@ -220,6 +222,58 @@ async def reports_of_content_refused(
     await ok(await api.post("/v1/reports", token=token, json=body), 201)
 
 
+async def post_edits_refused(api: Api, w: World, me: str, other: str, pool: asyncpg.Pool) -> None:
+    token, theirs = w.user(me).token, w.post[other]
+    r = await api.patch(f"/v1/posts/{theirs}", token=token, json={"caption": "mine now"})
+    assert r.status == 404, await r.text()
+    r = await api.post(f"/v1/posts/{theirs}/images", token=token, json={"key": "x"})
+    assert r.status == 404, await r.text()
+    assert (await api.delete(f"/v1/posts/{theirs}/images/0", token=token)).status == 404
+    assert (await api.put(f"/v1/posts/{theirs}/save", token=token)).status == 404
+
+
+async def saved_absent(api: Api, w: World, me: str, other: str, pool: asyncpg.Pool) -> None:
+    body = await ok(await api.get("/v1/me/saved", token=w.user(me).token))
+    assert ids(body["items"]) == {w.post["c"]}  # the other's post, saved before, is absent
+
+
+async def likers_absent(api: Api, w: World, me: str, other: str, pool: asyncpg.Pool) -> None:
+    token = w.user(me).token
+    assert (await api.get(f"/v1/posts/{w.post[other]}/likes", token=token)).status == 404
+    body = await ok(await api.get(f"/v1/posts/{w.post['c']}/likes", token=token))
+    assert ids(body["items"]) == {w.user(me).id}
+
+
+async def comment_likes_and_replies_refused(
+    api: Api, w: World, me: str, other: str, pool: asyncpg.Pool
+) -> None:
+    token, theirs = w.user(me).token, w.comment[other, "c"]
+    for method in ("PUT", "DELETE"):
+        r = await api.request(method, f"/v1/comments/{theirs}/like", token=token)
+        assert r.status == 404, await r.text()
+    assert (await api.get(f"/v1/comments/{theirs}/replies", token=token)).status == 404
+    body = {"body": "a reply", "parent_id": theirs}
+    r = await api.post(f"/v1/posts/{w.post['c']}/comments", token=token, json=body)
+    assert r.status in (404, 422), await r.text()
+    # The other's reply under my comment on C's post is left out of its replies.
+    mine = w.comment[me, "c"]
+    reply = {"body": "reply", "parent_id": mine}
+    r = await api.post(f"/v1/posts/{w.post['c']}/comments", token=w.c.token, json=reply)
+    await ok(r, 201)
+    replies = await ok(await api.get(f"/v1/comments/{mine}/replies", token=token))
+    assert {c["author"]["id"] for c in replies["items"]} == {w.c.id}
+
+
+async def search_absent(api: Api, w: World, me: str, other: str, pool: asyncpg.Pool) -> None:
+    token, name = w.user(me).token, w.user(other).username
+    people = await ok(await api.get(f"/v1/search/people?q={name}", token=token))
+    assert w.user(other).id not in ids(people["items"])
+    found = await ok(await api.get("/v1/search/posts?q=look", token=token))
+    assert ids(found["items"]) == {w.post[me], w.post["c"]}
+    tagged = await ok(await api.get("/v1/hashtags/blockwalk/posts", token=token))
+    assert ids(tagged["items"]) == {w.post[me], w.post["c"]}
+
+
 OWN = "only the caller's own account, data or jobs"
 CHART = {
     "category": "tops",
@@ -296,6 +350,29 @@ ROUTES: dict[str, Check | str] = {
     "notifications_grouped": notifications_absent,
     "notifications_unread_count": "a count of my own notifications",
     "notifications_read": "moves my own read marker",
+    "post_update": post_edits_refused,
+    "post_images_add": post_edits_refused,
+    "post_image_remove": post_edits_refused,
+    "post_save": post_edits_refused,
+    "post_unsave": "takes a post out of my own saved ones; answers nothing of anyone",
+    "me_saved": saved_absent,
+    "post_likers": likers_absent,
+    "comment_like": comment_likes_and_replies_refused,
+    "comment_unlike": comment_likes_and_replies_refused,
+    "comment_replies": comment_likes_and_replies_refused,
+    "search_people": search_absent,
+    "search_posts": search_absent,
+    "hashtag_posts": search_absent,
+    "search_hashtags": "tags and their post counts: aggregates naming no account",
+    "hashtag": "a tag and its post count: an aggregate naming no account",
+    "photo": "a profile photo's public address, as avatar_url is public",
+    **{
+        name: OWN
+        for name in (
+            "avatars avatar_delete avatar_primary jobs me_photo me_photo_complete "
+            "me_photo_delete wears wear_create wear_delete wear_calendar wear_stats"
+        ).split()
+    },
     "admin_reports": "moderators only",
     "admin_report_resolve": "moderators only",
     "admin_unsuspend": "moderators only",

@@ -19,12 +19,15 @@ from server.routes import (
     notifications,
     objects,
     outfits,
+    photos,
     playground,
     posts,
     reports,
+    search,
     service,
     unread,
     users,
+    wears,
 )
 
 
@@ -53,6 +56,10 @@ def setup_routes(app: web.Application) -> None:
     r.add_get("/v1/me/style-profile", users.get_style_profile, name="me_style_profile")
     r.add_put("/v1/me/style-profile", users.put_style_profile, name="me_style_profile_put")
     r.add_get("/v1/users/{username}", users.get_user, name="user")
+    r.add_post("/v1/me/photo", photos.start_photo, name="me_photo")
+    r.add_post("/v1/me/photo/complete", photos.complete_photo, name="me_photo_complete")
+    r.add_delete("/v1/me/photo", photos.delete_photo, name="me_photo_delete")
+    r.add_get("/photos/{id}", photos.photo, name="photo")
     r.add_delete("/v1/me", account.delete_me, name="me_delete")
     r.add_post("/v1/me/export", account.export_me, name="me_export")
     r.add_post("/v1/me/password", account.change_password, name="me_password")
@@ -74,13 +81,23 @@ def setup_routes(app: web.Application) -> None:
     r.add_post("/v1/posts", posts.create_post, name="post_create")
     r.add_get("/v1/posts/{id}", posts.get_post, name="post")
     r.add_delete("/v1/posts/{id}", posts.delete_post, name="post_delete")
+    r.add_patch("/v1/posts/{id}", posts.patch_post, name="post_update")
+    r.add_get("/v1/posts/{id}/likes", posts.likers, name="post_likers")
+    r.add_put("/v1/posts/{id}/save", posts.save_post, name="post_save")
+    r.add_delete("/v1/posts/{id}/save", posts.unsave_post, name="post_unsave")
+    r.add_get("/v1/me/saved", posts.saved_posts, name="me_saved")
     r.add_post("/v1/posts/{id}/image", posts.start_image, name="post_image")
     r.add_post("/v1/posts/{id}/image/complete", posts.complete_image, name="post_image_complete")
+    r.add_post("/v1/posts/{id}/images", posts.add_image, name="post_images_add")
+    r.add_delete("/v1/posts/{id}/images/{position}", posts.remove_image, name="post_image_remove")
     r.add_put("/v1/posts/{id}/like", posts.like, name="post_like")
     r.add_delete("/v1/posts/{id}/like", posts.unlike, name="post_unlike")
     r.add_get("/v1/posts/{id}/comments", posts.list_comments, name="post_comments")
     r.add_post("/v1/posts/{id}/comments", posts.add_comment, name="post_comment_create")
     r.add_delete("/v1/comments/{id}", posts.delete_comment, name="comment_delete")
+    r.add_get("/v1/comments/{id}/replies", posts.list_replies, name="comment_replies")
+    r.add_put("/v1/comments/{id}/like", posts.like_comment, name="comment_like")
+    r.add_delete("/v1/comments/{id}/like", posts.unlike_comment, name="comment_unlike")
     r.add_get("/v1/feed", posts.feed, name="feed")
     r.add_put("/v1/users/{username}/follow", follows.follow, name="follow")
     r.add_delete("/v1/users/{username}/follow", follows.unfollow, name="unfollow")
@@ -115,6 +132,13 @@ def setup_routes(app: web.Application) -> None:
         name="notifications_grouped",
     )
 
+    # search
+    r.add_get("/v1/search/people", search.people, name="search_people")
+    r.add_get("/v1/search/posts", search.posts, name="search_posts")
+    r.add_get("/v1/search/hashtags", search.hashtags, name="search_hashtags")
+    r.add_get("/v1/hashtags/{tag}", search.hashtag, name="hashtag")
+    r.add_get("/v1/hashtags/{tag}/posts", search.hashtag_posts, name="hashtag_posts")
+
     # safety: reports and the admin side of them
     r.add_post("/v1/reports", reports.create_report, name="report_create")
     r.add_get("/v1/admin/reports", admin.list_reports, name="admin_reports")
@@ -144,6 +168,11 @@ def setup_routes(app: web.Application) -> None:
         "/v1/outfits/{id}/cover/complete", outfits.complete_cover, name="outfit_cover_complete"
     )
     r.add_delete("/v1/outfits/{id}/cover", outfits.delete_cover, name="outfit_cover_delete")
+    r.add_post("/v1/wears", wears.log_wear, name="wear_create")
+    r.add_get("/v1/wears", wears.list_wears, name="wears")
+    r.add_get("/v1/wears/calendar", wears.calendar, name="wear_calendar")
+    r.add_delete("/v1/wears/{id}", wears.undo_wear, name="wear_delete")
+    r.add_get("/v1/wardrobe/wear-stats", wears.garment_stats, name="wear_stats")
 
     # ai
     r.add_post("/v1/recommendations", ai.create_recommendations, name="recommendations_create")
@@ -161,11 +190,15 @@ def setup_routes(app: web.Application) -> None:
 
     # avatar
     r.add_post("/v1/avatars", avatars.create_avatar, name="avatar_create")
+    r.add_get("/v1/avatars", avatars.list_avatars, name="avatars")
+    r.add_delete("/v1/avatars/{id}", avatars.delete_avatar, name="avatar_delete")
+    r.add_put("/v1/avatars/{id}/primary", avatars.make_primary, name="avatar_primary")
     r.add_get("/v1/avatars/{id}", avatars.get_avatar, name="avatar")
     r.add_patch("/v1/avatars/{id}", avatars.patch_avatar, name="avatar_update")
     r.add_post("/v1/avatars/{id}/rebuild", avatars.rebuild_avatar, name="avatar_rebuild")
     r.add_get("/v1/me/avatar", avatars.my_avatar, name="me_avatar")
 
+    r.add_get("/v1/jobs", jobs.list_jobs, name="jobs")
     r.add_get("/v1/jobs/{id}", jobs.get_job, name="job")
 
     # size and fit

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
 from typing import Annotated, Any
 
 import asyncpg
@@ -16,8 +18,9 @@ from server.auth import user_id
 from server.context import ARQ, POOL, STORE
 from server.errors import Problem, not_found
 from server.openapi import endpoint
-from server.params import json_response, path_uuid
+from server.params import cursor_values, json_response, next_cursor, path_uuid
 from server.routes.jobs import Job
+from server.routes.posts import PageQuery
 from server.routes.users import Input
 
 Measurements = Annotated[dict[str, float], Field(max_length=20)]
@@ -54,6 +57,11 @@ class Avatar(BaseModel):
     error: str | None
     created_at: str
     updated_at: str
+
+
+class AvatarPage(BaseModel):
+    items: list[Avatar]
+    next_cursor: str | None
 
 
 class AvatarAccepted(BaseModel):
@@ -166,6 +174,48 @@ async def rebuild_avatar(request: web.Request) -> web.Response:
 @endpoint("My primary avatar", tags=["avatar"], response=Avatar, errors=(404,))
 async def my_avatar(request: web.Request) -> web.Response:
     row = await db_avatars.get_primary(request.app[POOL], user_id(request))
+    if row is None:
+        raise not_found("avatar")
+    return json_response(await db_avatars.avatar_json(row, request.app[STORE]))
+
+
+@endpoint("My avatars, newest first", tags=["avatar"], query=PageQuery, response=AvatarPage)
+async def list_avatars(request: web.Request, query: PageQuery) -> web.Response:
+    before = cursor_values(query.cursor, datetime, uuid.UUID)
+    rows = await db_avatars.list_mine(request.app[POOL], user_id(request), before, query.limit)
+    store = request.app[STORE]
+    items = [await db_avatars.avatar_json(r, store) for r in rows]
+    return json_response({"items": items, "next_cursor": next_cursor(rows, query.limit)})
+
+
+@endpoint(
+    "Delete one of my avatars and its stored meshes and previews (if it was the primary one, "
+    "the newest left becomes primary)",
+    tags=["avatar"],
+    status=204,
+    errors=(404,),
+)
+async def delete_avatar(request: web.Request) -> web.Response:
+    me, avatar_id = user_id(request), path_uuid(request, "id", "avatar")
+    if not await db_avatars.delete_avatar(request.app[POOL], avatar_id, me):
+        raise not_found("avatar")
+    # Every revision's objects; a build still running finds its row gone and removes its own.
+    store = request.app[STORE]
+    async for key in store.keys(f"avatars/{me}/{avatar_id}/"):
+        await store.delete(key)
+    return web.Response(status=204)
+
+
+@endpoint(
+    "Make one of my avatars the primary one (the one GET /v1/me/avatar returns)",
+    tags=["avatar"],
+    response=Avatar,
+    errors=(404,),
+)
+async def make_primary(request: web.Request) -> web.Response:
+    row = await db_avatars.set_primary(
+        request.app[POOL], path_uuid(request, "id", "avatar"), user_id(request)
+    )
     if row is None:
         raise not_found("avatar")
     return json_response(await db_avatars.avatar_json(row, request.app[STORE]))

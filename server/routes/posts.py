@@ -14,7 +14,7 @@ from db import follows as db_follows
 from db import posts as db_posts
 from db import timelines as db_timelines
 from db import users as db_users
-from db.common import iso
+from db.common import encode_cursor, iso
 from drape import timelines
 from drape.images import DISPLAY_SIDE
 from drape.storage import ObjectStore
@@ -38,12 +38,31 @@ class PageQuery(BaseModel):
     cursor: Annotated[str, Field(max_length=200)] | None = None
 
 
+class PostPatch(Input):
+    caption: Annotated[str, Field(max_length=2200)]
+
+
+class Liker(BaseModel):
+    id: str
+    username: str
+    display_name: str
+    avatar_url: str | None
+    is_verified: bool
+    liked_at: str
+
+
+class LikerPage(BaseModel):
+    items: list[Liker]
+    next_cursor: str | None
+
+
 class PostsQuery(PageQuery):
     author: Annotated[str, Field(max_length=30)] | None = None
 
 
 class CommentIn(Input):
     body: Annotated[str, Field(min_length=1, max_length=1000)]
+    parent_id: uuid.UUID | None = None  # a reply to this top-level comment of the post
 
 
 class Author(BaseModel):
@@ -53,10 +72,32 @@ class Author(BaseModel):
     avatar_url: str | None = None
 
 
+class ItemColor(BaseModel):
+    hex: str
+    family: str
+
+
+class OutfitItemSummary(BaseModel):
+    """A garment of a posted outfit, as anyone who may see the post sees it."""
+
+    garment_id: str
+    slot: str
+    position: int
+    name: str
+    category: str
+    colors: list[ItemColor]
+    thumbnail_url: str | None
+
+
 class OutfitSummary(BaseModel):
     id: str
     name: str
-    items: list[dict[str, Any]]
+    items: list[OutfitItemSummary]
+
+
+class PostImage(BaseModel):
+    position: int
+    url: str
 
 
 class Post(BaseModel):
@@ -64,7 +105,8 @@ class Post(BaseModel):
     author: Author
     caption: str
     outfit: OutfitSummary | None
-    image_url: str | None
+    image_url: str | None  # the first of images
+    images: list[PostImage]
     like_count: int
     comment_count: int
     liked_by_me: bool
@@ -79,9 +121,19 @@ class PostPage(BaseModel):
 class Comment(BaseModel):
     id: str
     post_id: str
+    parent_id: str | None  # set on a reply
     author: Author
     body: str
+    reply_count: int
+    like_count: int
+    liked_by_me: bool
     created_at: str
+
+
+class CommentLikeState(BaseModel):
+    comment_id: str
+    liked: bool
+    like_count: int
 
 
 class CommentPage(BaseModel):
@@ -102,6 +154,9 @@ async def posts_json(
     outfits = await db_posts.outfit_summaries(
         conn, list({r["outfit_id"] for r in rows if r["outfit_id"] is not None})
     )
+    for outfit in outfits.values():
+        outfit["items"] = [await _item_json(store, item) for item in outfit["items"]]
+    pictures = await db_posts.images_of(conn, [r["id"] for r in rows])
     out = []
     for r in rows:
         out.append(
@@ -116,6 +171,10 @@ async def posts_json(
                 "caption": r["caption"],
                 "outfit": outfits.get(r["outfit_id"]) if r["outfit_id"] else None,
                 "image_url": await store.url(r["image_key"]) if r["image_key"] else None,
+                "images": [
+                    {"position": i, "url": await store.url(k)}
+                    for i, k in enumerate(pictures.get(r["id"], []))
+                ],
                 "like_count": r["like_count"],
                 "comment_count": r["comment_count"],
                 "liked_by_me": r["liked_by_me"],
@@ -123,6 +182,15 @@ async def posts_json(
             }
         )
     return out
+
+
+async def _item_json(store: ObjectStore, item: dict[str, Any]) -> dict[str, Any]:
+    key = item.get("thumbnail_key")
+    return {
+        **{k: item[k] for k in ("garment_id", "slot", "position", "name", "category")},
+        "colors": [{"hex": c["hex"], "family": c["family"]} for c in item.get("colors") or []],
+        "thumbnail_url": await store.url(key) if key else None,
+    }
 
 
 def comment_json(r: asyncpg.Record | dict[str, Any]) -> dict[str, Any]:
@@ -135,6 +203,10 @@ def comment_json(r: asyncpg.Record | dict[str, Any]) -> dict[str, Any]:
             "avatar_url": r["author_avatar_url"],
         },
         "body": r["body"],
+        "parent_id": str(r["parent_id"]) if r.get("parent_id") else None,
+        "reply_count": r.get("reply_count") or 0,
+        "like_count": r.get("like_count") or 0,
+        "liked_by_me": bool(r.get("liked_by_me")),
         "created_at": iso(r["created_at"]),
     }
 
@@ -142,6 +214,11 @@ def comment_json(r: asyncpg.Record | dict[str, Any]) -> dict[str, Any]:
 async def _page(request: web.Request, rows: list[asyncpg.Record], limit: int) -> web.Response:
     items = await posts_json(request.app[POOL], request.app[STORE], rows)
     return json_response({"items": items, "next_cursor": next_cursor(rows, limit)})
+
+
+async def _push(request: web.Request, notes: list[tuple[uuid.UUID, dict[str, Any]]]) -> None:
+    for recipient, note in notes:
+        await request.app[EMITTER].notification(recipient, note)
 
 
 async def _me(request: web.Request) -> asyncpg.Record:
@@ -166,6 +243,9 @@ async def create_post(request: web.Request, body: PostIn) -> web.Response:
     except PermissionError:
         raise invalid("outfit_id", "is not one of your outfits") from None
     [post] = await posts_json(request.app[POOL], request.app[STORE], [row])
+    await _push(
+        request, await db_posts.mention_in_caption(request.app[POOL], row["id"], me, body.caption)
+    )
     settings = request.app[SETTINGS]
     await timelines.published(request.app[ARQ], settings, (row["id"], me["id"], row["created_at"]))
     # Followers of an account merged at read time see its post when they read their feed; a
@@ -318,14 +398,18 @@ async def add_comment(request: web.Request, body: CommentIn) -> web.Response:
     if not text:
         raise invalid("body", "must not be blank")
     moderation.screen(request, body=text)
-    change = await db_posts.add_comment(
-        request.app[POOL], path_uuid(request, "id", "post"), me, text
-    )
+    try:
+        change = await db_posts.add_comment(
+            request.app[POOL], path_uuid(request, "id", "post"), me, text, body.parent_id
+        )
+    except db_posts.NoSuchParent:
+        raise invalid("parent_id", "is not a top-level comment of this post") from None
     if change is None or change.comment is None:
         raise not_found("post")
     comment = comment_json(change.comment)
     emitter = request.app[EMITTER]
     await emitter.notification(change.author_id, change.notification)
+    await _push(request, change.extra["mentions"])
     await emitter.to_post(
         change.post_id,
         "post:comment",
@@ -420,4 +504,181 @@ async def complete_image(request: web.Request, body: images.CompleteIn) -> web.R
         await images.delete_objects(request, [body.key, *unused])
         post = await db_posts.get_visible_post(pool, post_id, me)
     [out] = await posts_json(pool, request.app[STORE], [post])
+    return json_response(out)
+
+
+@endpoint(
+    "Edit my post's caption (hashtags parsed again; accounts newly mentioned are notified)",
+    tags=["social"],
+    body=PostPatch,
+    response=Post,
+    errors=(404,),
+)
+async def patch_post(request: web.Request, body: PostPatch) -> web.Response:
+    moderation.screen(request, caption=body.caption)
+    me, post_id = await _me(request), path_uuid(request, "id", "post")
+    edited = await db_posts.edit_caption(request.app[POOL], post_id, me, body.caption)
+    if edited is None:
+        raise not_found("post")
+    row, notes = edited
+    await _push(request, notes)
+    [post] = await posts_json(request.app[POOL], request.app[STORE], [row])
+    return json_response(post)
+
+
+@endpoint(
+    "Who liked a post, the latest first", tags=["social"], query=PageQuery, response=LikerPage
+)
+async def likers(request: web.Request, query: PageQuery) -> web.Response:
+    pool, viewer, post_id = request.app[POOL], user_id(request), path_uuid(request, "id", "post")
+    if await db_posts.get_visible_post(pool, post_id, viewer) is None:
+        raise not_found("post")
+    before = cursor_values(query.cursor, datetime, uuid.UUID)
+    rows = await db_posts.likers(pool, viewer, post_id, before, query.limit)
+    items = [
+        {
+            **{k: r[k] for k in ("username", "display_name", "avatar_url", "is_verified")},
+            "id": str(r["id"]),
+            "liked_at": iso(r["created_at"]),
+        }
+        for r in rows
+    ]
+    return json_response({"items": items, "next_cursor": next_cursor(rows, query.limit)})
+
+
+@endpoint(
+    "Save a post to my private collection (idempotent)", tags=["social"], status=204, errors=(404,)
+)
+async def save_post(request: web.Request) -> web.Response:
+    post_id = path_uuid(request, "id", "post")
+    if not await db_posts.save(request.app[POOL], user_id(request), post_id):
+        raise not_found("post")
+    return web.Response(status=204)
+
+
+@endpoint(
+    "Take a post out of my saved ones (idempotent)", tags=["social"], status=204, errors=(404,)
+)
+async def unsave_post(request: web.Request) -> web.Response:
+    await db_posts.unsave(request.app[POOL], user_id(request), path_uuid(request, "id", "post"))
+    return web.Response(status=204)
+
+
+@endpoint(
+    "My saved posts (only I see them), the latest saved first",
+    tags=["social"],
+    query=PageQuery,
+    response=PostPage,
+)
+async def saved_posts(request: web.Request, query: PageQuery) -> web.Response:
+    pool = request.app[POOL]
+    before = cursor_values(query.cursor, datetime, uuid.UUID)
+    rows = await db_posts.saved(pool, user_id(request), before, query.limit)
+    items = await posts_json(pool, request.app[STORE], rows)
+    last = rows[-1] if len(rows) == query.limit else None
+    cursor = encode_cursor(last["saved_at"], last["id"]) if last else None
+    return json_response({"items": items, "next_cursor": cursor})
+
+
+@endpoint(
+    "A comment's replies, oldest first",
+    tags=["social"],
+    query=PageQuery,
+    response=CommentPage,
+    errors=(404,),
+)
+async def list_replies(request: web.Request, query: PageQuery) -> web.Response:
+    pool, viewer = request.app[POOL], user_id(request)
+    comment_id = path_uuid(request, "id", "comment")
+    if await db_posts.visible_comment(pool, comment_id, viewer) is None:
+        raise not_found("comment")
+    after = cursor_values(query.cursor, datetime, uuid.UUID)
+    rows = await db_posts.replies(pool, viewer, comment_id, after, query.limit)
+    return json_response(
+        {"items": [comment_json(r) for r in rows], "next_cursor": next_cursor(rows, query.limit)}
+    )
+
+
+async def _comment_like(request: web.Request, liked: bool) -> web.Response:
+    comment_id = path_uuid(request, "id", "comment")
+    count = await db_posts.like_comment(
+        request.app[POOL], comment_id, user_id(request), liked=liked
+    )
+    if count is None:
+        raise not_found("comment")
+    return json_response({"comment_id": str(comment_id), "liked": liked, "like_count": count})
+
+
+@endpoint(
+    "Like a comment (idempotent)",
+    tags=["social"],
+    response=CommentLikeState,
+    errors=(404,),
+    limit=ratelimit.Action.LIKE,
+)
+async def like_comment(request: web.Request) -> web.Response:
+    return await _comment_like(request, liked=True)
+
+
+@endpoint(
+    "Take back a like of a comment (idempotent)",
+    tags=["social"],
+    response=CommentLikeState,
+    errors=(404,),
+)
+async def unlike_comment(request: web.Request) -> web.Response:
+    return await _comment_like(request, liked=False)
+
+
+@endpoint(
+    f"Add an uploaded image to my post, after the others (at most {db_posts.MAX_IMAGES}); the "
+    "upload form comes from POST /v1/posts/{id}/image",
+    tags=["social"],
+    body=images.CompleteIn,
+    response=Post,
+    status=201,
+    errors=(404, 409, 413),
+)
+async def add_image(request: web.Request, body: images.CompleteIn) -> web.Response:
+    pool, me, post_id = request.app[POOL], user_id(request), path_uuid(request, "id", "post")
+    post = await db_posts.get_visible_post(pool, post_id, me)
+    if post is None or post["author_id"] != me:
+        raise not_found("post")
+    got = await images.receive(
+        request, key=body.key, owner_id=me, purpose="post_image", target_id=post_id,
+        sides=(DISPLAY_SIDE,),
+    )  # fmt: skip
+    try:
+        added = await db_posts.add_image(pool, me, post_id, body.key, got.keys[DISPLAY_SIDE])
+    except db_posts.TooManyImages:
+        added = None
+    if not added:
+        await images.delete_objects(request, list(got.keys.values()))
+        raise Problem(409, f"The post has {db_posts.MAX_IMAGES} images, or changed meanwhile.")
+    await images.delete_objects(request, [body.key])
+    [out] = await posts_json(
+        pool, request.app[STORE], [await db_posts.get_visible_post(pool, post_id, me)]
+    )
+    return json_response(out, 201)
+
+
+@endpoint(
+    "Remove one image of my post (the later ones move up)",
+    tags=["social"],
+    response=Post,
+    errors=(404,),
+)
+async def remove_image(request: web.Request) -> web.Response:
+    pool, me, post_id = request.app[POOL], user_id(request), path_uuid(request, "id", "post")
+    try:
+        position = int(request.match_info["position"])
+    except ValueError:
+        raise not_found("image") from None
+    gone = await db_posts.remove_image(pool, me, post_id, position)
+    if gone is None:
+        raise not_found("image")
+    await images.delete_objects(request, [gone])
+    [out] = await posts_json(
+        pool, request.app[STORE], [await db_posts.get_visible_post(pool, post_id, me)]
+    )
     return json_response(out)

@@ -279,3 +279,11 @@ async def put_style_profile(
     pool: asyncpg.Pool, user_id: uuid.UUID, values: dict[str, Any]
 ) -> asyncpg.Record:
     return await pool.fetchrow(UPSERT_STYLE, user_id, *(values[f] for f in STYLE_FIELDS))
+
+
+ACTIVE_AMONG = "SELECT id FROM users WHERE id = ANY($1::uuid[]) AND is_active"
+
+
+async def active_among(pool: asyncpg.Pool, user_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of `user_ids` are active accounts, in one query."""
+    return {r["id"] for r in await pool.fetch(ACTIVE_AMONG, user_ids)}

@@ -31,6 +31,7 @@ from drape import access, avatar_live
 from drape.avatar_inputs import AvatarInputError
 from drape.settings import Settings
 from drape.tokens import AccessClaims, InvalidToken, verify_access_token
+from realtime.accounts import ActiveAccounts
 from realtime.context import Backends
 from realtime.metrics import SOCKET_EVENTS, SOCKETS_CONNECTED
 from realtime.ratelimit import EventHandler, EventLimiter, error, guarded
@@ -81,6 +82,9 @@ class Events(socketio.AsyncNamespace):
         self.limiter = limiter or EventLimiter()
         self._backends: Backends | None = None
         self.conns: dict[str, Conn] = {}
+        # Connects check the mirror while the control channel keeps it current (Redis before).
+        self.mirror_live = False
+        self.accounts = ActiveAccounts()
         self._handlers: dict[str, EventHandler] = {
             name: getattr(self, "on_" + name.replace(":", "_")) for name in self.CLIENT_EVENTS
         }
@@ -121,11 +125,13 @@ class Events(socketio.AsyncNamespace):
             claims = verify_access_token(self.settings, token)
         except InvalidToken:
             return None, "invalid token"
-        if await access.revoked(self.backends.redis, claims) is not None:
+        if self.mirror_live:
+            ended = self.mirror.reason(claims)
+        else:
+            ended = await access.revoked(self.backends.redis, claims)
+        if ended is not None:
             return None, "session ended"
-        active = await self.backends.pool.fetchval(
-            "SELECT is_active FROM users WHERE id = $1", claims.user_id
-        )
+        active = await self.accounts.is_active(self.backends.pool, claims.user_id)
         return (claims, "") if active else (None, "no such account")
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
@@ -272,6 +278,7 @@ class Events(socketio.AsyncNamespace):
                     await self.end(sid, str(message.get("reason") or "signed_out"))
         elif message.get("op") == "restore":
             self.mirror.forget_user(message["user"])
+            self.accounts.forget(message["user"])
         elif message.get("op") == "recheck":
             viewers = message.get("viewers")
             await self.recheck(
@@ -303,6 +310,7 @@ class Events(socketio.AsyncNamespace):
                 async with client.pubsub() as pubsub:
                     await pubsub.subscribe(channel)
                     await self.mirror.resync(client)  # what a gap may have missed
+                    self.mirror_live = True
                     async for message in pubsub.listen():
                         if message.get("type") == "message":
                             await self._safely(self.control, orjson.loads(message["data"]))
@@ -312,6 +320,7 @@ class Events(socketio.AsyncNamespace):
                 log.warning("control channel lost; reconnecting", exc_info=True)
                 await asyncio.sleep(0.5)
             finally:
+                self.mirror_live = False
                 await client.aclose()
 
     async def sweep(self) -> None:

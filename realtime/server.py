@@ -1,4 +1,5 @@
-"""The python-socketio AsyncServer, attached to the aiohttp app and scaled out through Redis."""
+"""The python-socketio AsyncServer, attached to the aiohttp app and scaled out through Redis
+(realtime/routed.py: each process hears only the rooms it holds members of)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 import socketio
 from aiohttp import web
+from socketio.async_pubsub_manager import AsyncPubSubManager
 
 from drape.access import Mirror
 from drape.settings import Settings
@@ -17,6 +19,7 @@ from realtime.emit import Emitter
 from realtime.events import Events
 from realtime.fanout import FanoutRedisManager, install
 from realtime.metrics import SOCKET_EVENTS
+from realtime.routed import RoutedManager
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +50,16 @@ class AsyncServer(socketio.AsyncServer):
             await self.eio.disconnect(eio_sid)
 
 
+def bus_url(settings: Settings) -> str:
+    return settings.realtime_bus_url or settings.redis_url
+
+
 def create_sio(settings: Settings) -> socketio.AsyncServer:
-    manager = FanoutRedisManager(settings.redis_url, channel=settings.socketio_channel)
+    manager: AsyncPubSubManager
+    if settings.realtime_routing == "broadcast":
+        manager = FanoutRedisManager(bus_url(settings), channel=settings.socketio_channel)
+    else:
+        manager = RoutedManager(bus_url(settings), settings.socketio_channel)
     sio = AsyncServer(
         async_mode="aiohttp",
         client_manager=manager,
@@ -78,6 +89,8 @@ def setup_realtime(
 
     async def start(app: web.Application) -> None:
         events.bind(backends(app))
+        if isinstance(sio.manager, RoutedManager):
+            await sio.manager.start()
         tasks.append(asyncio.create_task(events.listen(settings.redis_url)))
         tasks.append(asyncio.create_task(events.sweep()))
 
@@ -103,6 +116,8 @@ def setup_realtime(
             except TimeoutError:
                 log.warning("sockets still closing at shutdown; going on without them")
         await sio.shutdown()
+        if isinstance(sio.manager, RoutedManager):
+            await sio.manager.stop()
         listener = getattr(sio.manager, "thread", None)
         if listener is not None:
             listener.cancel()

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import aiohttp
+import asyncpg
 import pytest
 import socketio
 from redis.asyncio import Redis
@@ -177,6 +178,41 @@ async def test_a_killed_bus_connection_is_resubscribed_and_clients_told_to_sync(
         assert [n["seq"] for n in synced["items"]] == [1]
     finally:
         await redis.aclose()
+
+
+async def test_a_connect_storm_asks_the_database_once_and_still_refuses_the_suspended(
+    server: RunningApp, api: Api, pool: asyncpg.Pool
+) -> None:
+    users = [await api.register(f"storm{i}") for i in range(12)]
+    await pool.execute("UPDATE users SET is_active = false WHERE id = $1", uuid.UUID(users[0].id))
+    events = server.app[SIO].namespace_handlers["/"]
+    before = events.accounts.queries
+    clients = [socketio.AsyncClient(reconnection=False) for _ in users]
+
+    async def connect(client: socketio.AsyncClient, token: str) -> bool:
+        try:
+            await client.connect(
+                server.base, auth={"token": token}, transports=["websocket"], wait_timeout=10
+            )
+            return True
+        except socketio.exceptions.ConnectionError:
+            return False
+
+    try:
+        done = await asyncio.gather(
+            *(connect(c, u.token) for c, u in zip(clients, users, strict=True))
+        )
+        assert done == [False] + [True] * 11, "the inactive account is refused, the rest open"
+        assert events.accounts.queries - before <= 5, "batched, not one query per socket"
+        again = socketio.AsyncClient(reconnection=False)
+        clients.append(again)
+        queries = events.accounts.queries
+        assert await connect(again, users[5].token)
+        assert events.accounts.queries == queries, "served from the cache"
+    finally:
+        for c in clients:
+            if c.connected:
+                await c.disconnect()
 
 
 class TestSilentBus:

@@ -29,18 +29,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import coredis
-from coredis.patterns.pubsub import PubSub, ShardedPubSub
 from redis.crc import key_slot
+
+if TYPE_CHECKING:  # coredis is imported when a bus is made: ~1 s of CPU at start-up otherwise
+    import coredis
+    from coredis.patterns.pubsub import PubSub, ShardedPubSub
 
 CLUSTER_SCHEME = "redis+cluster"
 # SSUBSCRIBE acknowledgements of a batch are awaited this long before the batch counts as failed.
 SUBSCRIBE_TIMEOUT = 10.0
 
-Subscriber = PubSub[bytes] | ShardedPubSub[bytes]
+if TYPE_CHECKING:
+    Subscriber = PubSub[bytes] | ShardedPubSub[bytes]
 
 
 def cluster_nodes(url: str) -> list[coredis.typing.Node]:
@@ -60,9 +63,12 @@ class Bus:
 
     def __init__(self, url: str, name: str | None = None) -> None:
         """`name`: the CLIENT SETNAME of its connections to a single Redis."""
+        import coredis
+
         self.url = url
         self.cluster = urlsplit(url).scheme == CLUSTER_SCHEME
         self.client: coredis.Redis[bytes] | coredis.RedisCluster[bytes]
+        self._cluster_type = coredis.RedisCluster
         if self.cluster:
             self.client = coredis.RedisCluster(startup_nodes=cluster_nodes(url))
         else:
@@ -88,7 +94,7 @@ class Bus:
     async def publish(self, channel: str, payload: bytes) -> None:
         if not self.opened.is_set():
             await asyncio.wait_for(self.opened.wait(), 5)
-        if isinstance(self.client, coredis.RedisCluster):
+        if isinstance(self.client, self._cluster_type):
             await self.client.spublish(channel, payload)
         else:
             await self.client.publish(channel, payload)
@@ -103,7 +109,7 @@ class Bus:
     async def subscriber(self) -> AsyncIterator[Subscriber]:
         """A subscriber that raises when its connection is lost (no silent resubscribe)."""
         ps: Subscriber
-        if isinstance(self.client, coredis.RedisCluster):
+        if isinstance(self.client, self._cluster_type):
             ps = self.client.sharded_pubsub(
                 retry_policy=None, subscription_timeout=SUBSCRIBE_TIMEOUT, max_idle_seconds=5
             )
@@ -117,7 +123,7 @@ class Bus:
     def ping_channels(self, prefix: str) -> list[str]:
         """Channels for a process's self-addressed pings: one on a single Redis, one on each
         primary of a cluster (a connection per primary, each of which can go deaf alone)."""
-        if not isinstance(self.client, coredis.RedisCluster):
+        if not isinstance(self.client, self._cluster_type):
             return [prefix]
         layout: Any = self.client.connection_pool.cluster_layout
         out: list[str] = []

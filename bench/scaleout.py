@@ -3,7 +3,7 @@
     python -m bench.scaleout [--watchers 2000] [--likes 100] [--procs 1 2 4] [--connect 5000]
 
 CPU per like: W sockets on process 0 watch one post; L likes (each from a fresh liker, PUT
-/v1/posts/{id}/like on process 0, one after another) are each delivered to all W. Each server
+/v1/posts/{id}/like on process 0, 8 in flight) are each delivered to all W. Each server
 process's CPU (bench.common.cpu_seconds) over the likes, less what it used idle with the same
 sockets over an equal time, divided by L: "busy" is process 0, "idle" the mean of the others,
 which hold no socket at all. Both routings run in the same run, on the same machine:
@@ -14,7 +14,7 @@ every like frame received against W x L: fewer is a loss, more a duplicate.
 Connect: N sockets (Engine.IO open, Socket.IO connect with a token, `subscribe` to the post and
 its ack), from two load processes at 50 handshakes in flight each, against one fresh server of
 each routing and the raw aiohttp WebSocket server (bench/raw_ws_server.py, plain WebSockets).
-RSS per socket = (VmRSS with N sockets - VmRSS before) / N.
+RSS per socket = (VmRSS with N sockets - VmRSS before) / N. `--connect 0` skips this part.
 
 Servers run on core 0, the load processes on core 1; figures move with whatever else runs on
 the machine (load averages are printed).
@@ -54,6 +54,8 @@ REDIS_DB = 10
 SERVER_CPU = {0}
 ROUTINGS = ("broadcast", "rooms")
 SETTLE = 1.0
+IDLE_SECONDS = 5.0  # the idle CPU of each process with its sockets, measured before the likes
+LIKERS = 8  # likes in flight at once
 COLLECT_TIMEOUT = 60.0
 
 
@@ -63,6 +65,7 @@ class SpreadRow:
     procs: int
     busy_us: float
     idle_us: float
+    idle_gross_us: float
     delivered: int
     expected: int
 
@@ -127,7 +130,7 @@ async def spread(
         await asyncio.sleep(SETTLE)
         before = [p.cpu_seconds() for p in procs]
         t0 = time.monotonic()
-        await asyncio.sleep(2.0)
+        await asyncio.sleep(IDLE_SECONDS)
         idle_rate = [
             (p.cpu_seconds() - b) / (time.monotonic() - t0)
             for p, b in zip(procs, before, strict=True)
@@ -137,14 +140,18 @@ async def spread(
         before = [p.cpu_seconds() for p in procs]
         t0 = time.monotonic()
         received = 0
+        tokens = [data.liker()[2] for _ in range(likes)]
         async with aiohttp.ClientSession() as http:
-            for _ in range(likes):
-                _, _, token = data.liker()
-                async with http.put(
-                    f"{procs[0].base}/v1/posts/{data.post_id}/like",
-                    headers={"Authorization": f"Bearer {token}"},
-                ) as r:
-                    assert r.status == 200, await r.text()
+
+            async def liker(mine: list[str]) -> None:
+                for token in mine:
+                    async with http.put(
+                        f"{procs[0].base}/v1/posts/{data.post_id}/like",
+                        headers={"Authorization": f"Bearer {token}"},
+                    ) as r:
+                        assert r.status == 200, await r.text()
+
+            await asyncio.gather(*(liker(tokens[i::LIKERS]) for i in range(LIKERS)))
             # every delivery arrived (or the timeout) before the CPU is read
             deadline = time.monotonic() + COLLECT_TIMEOUT
             while time.monotonic() < deadline:
@@ -154,19 +161,19 @@ async def spread(
                     break
         await asyncio.sleep(0.2)
         elapsed = time.monotonic() - t0
-        used = [
-            p.cpu_seconds() - b - rate * elapsed
-            for p, b, rate in zip(procs, before, idle_rate, strict=True)
-        ]
+        gross = [p.cpu_seconds() - b for p, b in zip(procs, before, strict=True)]
+        used = [g - rate * elapsed for g, rate in zip(gross, idle_rate, strict=True)]
         got = await load.call("collect", 0.1)
         received = len(got["receipts"])
         per_like = [u / likes * 1e6 for u in used]
         idle = per_like[1:]
+        idle_gross = [g / likes * 1e6 for g in gross[1:]]
         return SpreadRow(
             routing=routing,
             procs=n,
             busy_us=per_like[0],
             idle_us=sum(idle) / len(idle) if idle else float("nan"),
+            idle_gross_us=sum(idle_gross) / len(idle_gross) if idle else float("nan"),
             delivered=received,
             expected=watchers * likes,
         )
@@ -252,16 +259,19 @@ async def main_async(args: argparse.Namespace) -> int:
                     note_load(f"after {routing} x{n}")
             print_table(
                 f"CPU per like, {args.watchers} watchers on process 0, {args.likes} likes",
-                ["routing", "processes", "busy µs/like", "idle µs/like (each)", "idle / busy",
-                 "delivered / expected"],
+                ["routing", "processes", "busy µs/like", "idle µs/like (each)", "idle gross",
+                 "idle / busy", "delivered / expected"],
                 [
-                    (r.routing, r.procs, f"{r.busy_us:.0f}", f"{r.idle_us:.1f}", r.share,
-                     f"{r.delivered} / {r.expected}")
+                    (r.routing, r.procs, f"{r.busy_us:.0f}", f"{r.idle_us:.1f}",
+                     f"{r.idle_gross_us:.1f}", r.share, f"{r.delivered} / {r.expected}")
                     for r in rows
                 ],
-                ["net of each process's idle CPU with the same sockets; idle = mean of the "
-                 "processes holding no socket"],
+                ["net of each process's idle CPU with the same sockets (measured over "
+                 f"{IDLE_SECONDS:.0f} s before the likes); idle = mean of the processes holding "
+                 "no socket; idle gross = their CPU over the likes / likes, background included"],
             )  # fmt: skip
+            if not args.connect:
+                return 0
             conns = [await connect(base, folder, data, kind, args.connect) for kind in
                      ("raw", "broadcast", "rooms")]  # fmt: skip
             raw = conns[0]

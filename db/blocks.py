@@ -83,24 +83,23 @@ async def is_apart(conn: asyncpg.Connection | asyncpg.Pool, a: uuid.UUID, b: uui
     return bool(await conn.fetchval(IS_APART, a, b))
 
 
-# What a socket needs to know of its account when it connects, in one round trip.
-SOCKET_ACCOUNT = """
-SELECT u.is_active, ARRAY(
+# What sockets need to know of their accounts when they connect, for many accounts in one round
+# trip: the active ones, each with every account it is apart from either way.
+SOCKET_ACCOUNTS = """
+SELECT u.id, ARRAY(
     SELECT blocked_id FROM blocks WHERE blocker_id = u.id
     UNION SELECT blocker_id FROM blocks WHERE blocked_id = u.id) AS apart
-FROM users u WHERE u.id = $1
+FROM users u WHERE u.id = ANY($1::uuid[]) AND u.is_active
 """
 
 
-async def socket_account(
-    conn: asyncpg.Connection | asyncpg.Pool, user: uuid.UUID
-) -> tuple[bool, set[str]]:
-    """(the account is active, every account it is apart from either way, as strings: the
-    socket's filter of live events)."""
-    row = await conn.fetchrow(SOCKET_ACCOUNT, user)
-    if row is None:
-        return False, set()
-    return bool(row["is_active"]), {str(u) for u in row["apart"]}
+async def socket_accounts(
+    conn: asyncpg.Connection | asyncpg.Pool, users: list[uuid.UUID]
+) -> dict[uuid.UUID, frozenset[str]]:
+    """{account: the accounts it is apart from, as strings} for the active ones of `users`
+    (a socket's filter of live events)."""
+    rows = await conn.fetch(SOCKET_ACCOUNTS, users)
+    return {r["id"]: frozenset(str(u) for u in r["apart"]) for r in rows}
 
 
 MUTE = """

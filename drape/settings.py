@@ -50,6 +50,12 @@ class Settings:
     # Seconds a web process's watchers of a post stay counted in `post:viewers` without its
     # heartbeat (every third of it): a killed process's watchers drop out within this.
     viewers_ttl: int = 30
+    # The Redis that carries socket events between processes (realtime/bus.py); empty: REDIS_URL.
+    # redis+cluster://host:port[,host:port...] is a Redis Cluster, over sharded pub/sub.
+    realtime_bus_url: str = ""
+    # rooms: a process subscribes to a room's channel only while it holds a member of it;
+    # broadcast: python-socketio's one channel that every process decodes (the previous path).
+    realtime_routing: str = "rooms"
     # The web origins whose pages may call the API and open sockets (see allows_origin). Phones
     # send no Origin and are not concerned.
     cors_origins: tuple[str, ...] = ()
@@ -168,6 +174,8 @@ class Settings:
                 ipaddress.ip_network(network, strict=False)
             except ValueError:
                 raise ValueError(f"TRUSTED_PROXIES: {network!r} is not a network") from None
+        if self.realtime_routing not in ("rooms", "broadcast"):
+            raise ValueError("REALTIME_ROUTING must be rooms or broadcast")
         if self.environment == "production" and "*" in self.cors_origins:
             raise ValueError("CORS_ORIGINS must name the allowed origins in production, not *")
 

@@ -1,6 +1,6 @@
 """Emit helpers used by web processes and workers alike.
 
-The target is either the web process's AsyncServer or a worker's write-only AsyncRedisManager;
+The target is either the web process's AsyncServer or a worker's publisher (realtime/routed.py);
 both publish through Redis, so the event reaches the client on whichever process holds its socket.
 
 Emission happens after the write has committed and is best-effort (Redis pub/sub is at-most-once
@@ -17,7 +17,10 @@ from typing import Any, Protocol
 
 import socketio
 
+from drape.settings import Settings
+from realtime.bus import Bus
 from realtime.rooms import post_room, user_room
+from realtime.routed import RoutedPublisher
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,11 @@ class Emitter:
     def __init__(self, target: EmitTarget) -> None:
         self._target = target
         self.after_notification: NotificationHook | None = None
+
+    async def aclose(self) -> None:
+        close = getattr(self._target, "aclose", None)
+        if close is not None:
+            await close()
 
     async def _emit(self, event: str, data: Any, room: str | list[str]) -> None:
         try:
@@ -69,7 +77,13 @@ class Emitter:
                     log.warning("after-notification hook failed", exc_info=True)
 
 
-def worker_emitter(redis_url: str, channel: str) -> Emitter:
-    """For processes without a Socket.IO server: publish only, never listen."""
-    manager = socketio.AsyncRedisManager(redis_url, channel=channel, write_only=True)
-    return Emitter(manager)
+def worker_emitter(settings: Settings) -> Emitter:
+    """For processes without a Socket.IO server: publish only, never listen, on the channels
+    the web processes hear (REALTIME_ROUTING). `aclose` it when done."""
+    url = settings.realtime_bus_url or settings.redis_url
+    if settings.realtime_routing == "broadcast":
+        manager = socketio.AsyncRedisManager(
+            url, channel=settings.socketio_channel, write_only=True
+        )
+        return Emitter(manager)
+    return Emitter(RoutedPublisher(Bus(url), settings.socketio_channel))

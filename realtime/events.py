@@ -25,7 +25,6 @@ import socketio
 from redis.asyncio import Redis
 
 from db import avatars as db_avatars
-from db import blocks as db_blocks
 from db import fit as db_fit
 from db import notification_settings as db_notification_settings
 from db import notifications as db_notifications
@@ -35,6 +34,7 @@ from drape.avatar_inputs import AvatarInputError
 from drape.queue import wake
 from drape.settings import Settings
 from drape.tokens import AccessClaims, InvalidToken, verify_access_token
+from realtime.accounts import ActiveAccounts
 from realtime.context import Backends
 from realtime.metrics import SOCKET_EVENTS, SOCKETS_CONNECTED
 from realtime.presence import Presence, online, presence_room
@@ -106,6 +106,9 @@ class Events(socketio.AsyncNamespace):
         self.conns: dict[str, Conn] = {}
         self.presence = Presence(settings)
         self.viewers = Viewers(self._send_viewers, settings.viewers_ttl)
+        # Connects check the mirror while the control channel keeps it current (Redis before).
+        self.mirror_live = False
+        self.accounts = ActiveAccounts()
         self._handlers: dict[str, EventHandler] = {
             name: getattr(self, "on_" + name.replace(":", "_")) for name in self.CLIENT_EVENTS
         }
@@ -149,10 +152,14 @@ class Events(socketio.AsyncNamespace):
             claims = verify_access_token(self.settings, token)
         except InvalidToken:
             return None, set(), "invalid token"
-        if await access.revoked(self.backends.redis, claims) is not None:
+        if self.mirror_live:
+            ended = self.mirror.reason(claims)
+        else:
+            ended = await access.revoked(self.backends.redis, claims)
+        if ended is not None:
             return None, set(), "session ended"
-        active, apart = await db_blocks.socket_account(self.backends.pool, claims.user_id)
-        return (claims, apart, "") if active else (None, set(), "no such account")
+        apart = await self.accounts.lookup(self.backends.pool, claims.user_id)
+        return (claims, set(apart), "") if apart is not None else (None, set(), "no such account")
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         token = auth.get("token") if isinstance(auth, dict) else None
@@ -371,6 +378,7 @@ class Events(socketio.AsyncNamespace):
                     await self.end(sid, str(message.get("reason") or "signed_out"))
         elif message.get("op") == "restore":
             self.mirror.forget_user(message["user"])
+            self.accounts.forget(message["user"])
         elif message.get("op") == "apart":
             await self.set_apart(*message["users"], apart=bool(message["apart"]))
         elif message.get("op") == "recheck":
@@ -404,6 +412,8 @@ class Events(socketio.AsyncNamespace):
     async def set_apart(self, a: str, b: str, *, apart: bool) -> None:
         """A block between `a` and `b` began or ended: update the live-event filter of their
         sockets here; on a block, each leaves the rooms of the other's posts."""
+        self.accounts.forget(a)
+        self.accounts.forget(b)
         for conn in self.conns.values():
             mine = str(conn.user_id)
             if mine in (a, b):
@@ -437,6 +447,7 @@ class Events(socketio.AsyncNamespace):
                 async with client.pubsub() as pubsub:
                     await pubsub.subscribe(channel)
                     await self.mirror.resync(client)  # what a gap may have missed
+                    self.mirror_live = True
                     async for message in pubsub.listen():
                         if message.get("type") == "message":
                             await self._safely(self.control, orjson.loads(message["data"]))
@@ -446,6 +457,7 @@ class Events(socketio.AsyncNamespace):
                 log.warning("control channel lost; reconnecting", exc_info=True)
                 await asyncio.sleep(0.5)
             finally:
+                self.mirror_live = False
                 await client.aclose()
 
     async def sweep(self) -> None:

@@ -8,7 +8,8 @@ fanned out to every watcher of a post that dominates the cost (see bench/fanout.
 Here the packet is encoded once and written with `send_str` to every recipient whose WebSocket
 is idle; a socket that is busy (packets already queued, or a full write buffer: a slow phone)
 gets the packet through its own queue as before, so one slow client never stalls the others and
-per-socket order is kept. Cross-process delivery still goes through Redis pub/sub unchanged.
+per-socket order is kept. Cross-process delivery goes through Redis pub/sub: one channel per
+room (realtime/routed.py), or python-socketio's one channel (FanoutRedisManager).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from aiohttp import web
 from engineio import packet as eio_packet
 from engineio.async_drivers.aiohttp import WebSocket as EngineWebSocket
 from socketio import packet as sio_packet
+from socketio.async_pubsub_manager import AsyncPubSubManager
 
 from realtime.metrics import SOCKET_DELIVERIES
 
@@ -59,8 +61,8 @@ def event_actor(args: list[Any]) -> str | None:
     return actor_id if isinstance(actor_id, str) else None
 
 
-class FanoutRedisManager(socketio.AsyncRedisManager):
-    """AsyncRedisManager whose local delivery writes frames directly (see module docstring).
+class DirectDelivery(AsyncPubSubManager):
+    """A pub/sub manager whose local delivery writes frames directly (see module docstring).
 
     `excludes(sid, actor)`, when set, leaves out recipients that must not get an event about
     `actor`'s action (accounts apart by a block, realtime/events.py)."""
@@ -108,6 +110,11 @@ class FanoutRedisManager(socketio.AsyncRedisManager):
             queued += 1
         DIRECT.inc(direct)
         QUEUED.inc(queued)
+
+
+class FanoutRedisManager(DirectDelivery, socketio.AsyncRedisManager):
+    """python-socketio's Redis manager (one channel every process decodes) with direct local
+    delivery: REALTIME_ROUTING=broadcast, the path before realtime/routed.py."""
 
 
 def _has_local_members(rooms: dict[Any, Any], room: Any) -> bool:

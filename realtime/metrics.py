@@ -13,3 +13,10 @@ SOCKET_DELIVERIES = Counter(
     "Socket.IO broadcast deliveries, written directly or through the socket's queue",
     ["path"],
 )
+BUS_CHANNELS = Gauge("drape_bus_channels", "Room channels this process is subscribed to")
+BUS_GAPS = Counter(
+    "drape_bus_gaps_total", "Bus connections lost or gone deaf, then subscribed again"
+)
+BUS_MESSAGES = Counter(
+    "drape_bus_messages_total", "Messages this process received on its room and shared channels"
+)

@@ -1,4 +1,5 @@
-"""The python-socketio AsyncServer, attached to the aiohttp app and scaled out through Redis."""
+"""The python-socketio AsyncServer, attached to the aiohttp app and scaled out through Redis
+(realtime/routed.py: each process hears only the rooms it holds members of)."""
 
 from __future__ import annotations
 
@@ -9,15 +10,17 @@ from typing import Any
 
 import socketio
 from aiohttp import web
+from socketio.async_pubsub_manager import AsyncPubSubManager
 
 from drape.access import Mirror
 from drape.settings import Settings
 from realtime.context import EMITTER, REVOKED, SIO, Backends
 from realtime.emit import Emitter
 from realtime.events import Events
-from realtime.fanout import FanoutRedisManager, install
+from realtime.fanout import DirectDelivery, FanoutRedisManager, install
 from realtime.metrics import SOCKET_EVENTS
 from realtime.presence import PushWhenAway
+from realtime.routed import RoutedManager
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +51,16 @@ class AsyncServer(socketio.AsyncServer):
             await self.eio.disconnect(eio_sid)
 
 
+def bus_url(settings: Settings) -> str:
+    return settings.realtime_bus_url or settings.redis_url
+
+
 def create_sio(settings: Settings) -> socketio.AsyncServer:
-    manager = FanoutRedisManager(settings.redis_url, channel=settings.socketio_channel)
+    manager: AsyncPubSubManager
+    if settings.realtime_routing == "broadcast":
+        manager = FanoutRedisManager(bus_url(settings), channel=settings.socketio_channel)
+    else:
+        manager = RoutedManager(bus_url(settings), settings.socketio_channel)
     sio = AsyncServer(
         async_mode="aiohttp",
         client_manager=manager,
@@ -74,7 +85,7 @@ def setup_realtime(
     app[REVOKED] = mirror = Mirror()
     events = Events(settings, mirror)
     sio.register_namespace(events)
-    if isinstance(sio.manager, FanoutRedisManager):
+    if isinstance(sio.manager, DirectDelivery):
         sio.manager.excludes = events.excludes
 
     tasks: list[asyncio.Task[None]] = []
@@ -84,6 +95,8 @@ def setup_realtime(
         events.bind(b)
         app[EMITTER].after_notification = PushWhenAway(settings, b.redis, b.queue)
         tasks.append(asyncio.create_task(events.presence.run()))
+        if isinstance(sio.manager, RoutedManager):
+            await sio.manager.start()
         tasks.append(asyncio.create_task(events.listen(settings.redis_url)))
         tasks.append(asyncio.create_task(events.sweep()))
         tasks.append(asyncio.create_task(events.viewers.heartbeat()))
@@ -111,6 +124,8 @@ def setup_realtime(
             except TimeoutError:
                 log.warning("sockets still closing at shutdown; going on without them")
         await sio.shutdown()
+        if isinstance(sio.manager, RoutedManager):
+            await sio.manager.stop()
         listener = getattr(sio.manager, "thread", None)
         if listener is not None:
             listener.cancel()

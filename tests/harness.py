@@ -51,6 +51,8 @@ def process_env(settings: Settings, **extra: str) -> dict[str, str]:
         "OBJECT_STORE_URL": settings.object_store_url,
         "JWT_SECRET": settings.jwt_secret,
         "SOCKETIO_CHANNEL": settings.socketio_channel,
+        "REALTIME_BUS_URL": settings.realtime_bus_url,
+        "REALTIME_ROUTING": settings.realtime_routing,
         "ARQ_QUEUE": settings.arq_queue,
         "LOG_LEVEL": "WARNING",
         "DB_POOL_MIN": "1",
@@ -235,3 +237,88 @@ class OwnPostgres:
         if self._server is not None:
             await asyncio.to_thread(self._server.cleanup)
             self._server = None
+
+
+def cluster_port() -> int:
+    """A free port whose cluster bus port (port + 10000) is free too."""
+    while True:
+        port = free_port()
+        if port + 10000 > 65535:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+        return port
+
+
+class OwnRedisCluster:
+    """A Redis Cluster of the test's own: `masters` redis-server processes started with
+    `--cluster-enabled yes` on free ports, joined by `redis-cli --cluster create`, each in a
+    folder of its own under `workdir`; stopped by their pids."""
+
+    def __init__(self, workdir: Path, masters: int = 3) -> None:
+        self.workdir = workdir
+        self.ports = [cluster_port() for _ in range(masters)]
+        self.processes: dict[int, asyncio.subprocess.Process] = {}
+
+    @staticmethod
+    def available() -> bool:
+        return shutil.which("redis-server") is not None and shutil.which("redis-cli") is not None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.ports[0]}"
+
+    async def start_node(self, port: int) -> None:
+        folder = self.workdir / str(port)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.processes[port] = await asyncio.create_subprocess_exec(
+            shutil.which("redis-server") or "redis-server",
+            "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
+            "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000",
+            "--save", "", "--appendonly", "no", "--dir", str(folder),
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        await self._cli(port, "ping", expect="PONG")
+
+    async def _cli(self, port: int, *args: str, expect: str = "", tries: int = 200) -> str:
+        out = ""
+        for _ in range(tries):
+            proc = await asyncio.create_subprocess_exec(
+                shutil.which("redis-cli") or "redis-cli", "-p", str(port), *args,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+            )  # fmt: skip
+            raw, _ = await proc.communicate()
+            out = raw.decode()
+            if expect in out:
+                return out
+            await asyncio.sleep(0.05)
+        raise TimeoutError(f"redis-cli -p {port} {' '.join(args)}: {out!r}")
+
+    async def start(self) -> None:
+        for port in self.ports:
+            await self.start_node(port)
+        create = await asyncio.create_subprocess_exec(
+            shutil.which("redis-cli") or "redis-cli", "--cluster", "create",
+            *(f"127.0.0.1:{p}" for p in self.ports), "--cluster-yes",
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        if await create.wait() != 0:
+            raise RuntimeError("redis-cli --cluster create failed")
+        await self.wait_ok()
+
+    async def wait_ok(self) -> None:
+        for port in self.ports:
+            await self._cli(port, "cluster", "info", expect="cluster_state:ok")
+
+    async def kill_node(self, port: int) -> None:
+        process = self.processes.get(port)
+        if process is not None and process.returncode is None:
+            process.kill()
+            await process.wait()
+
+    async def aclose(self) -> None:
+        for port in self.ports:
+            await self.kill_node(port)

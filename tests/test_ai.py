@@ -154,7 +154,7 @@ async def test_a_job_run_twice_leaves_one_result(
     ctx = {
         "pool": pool,
         "job_try": 2,
-        "emitter": worker_emitter(settings.redis_url, settings.socketio_channel),
+        "emitter": worker_emitter(settings),
     }
     await ai.recommend(ctx, state["id"])
     again = await pool.fetch("SELECT items FROM ai_recommendations ORDER BY rank")

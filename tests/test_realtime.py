@@ -64,8 +64,9 @@ async def test_worker_emit_reaches_only_the_users_room(
     b = await sio_connect(bob.token)
     a_log, b_log = EventLog(a, "job:update"), EventLog(b, "job:update")
 
-    emitter = worker_emitter(server.settings.redis_url, server.settings.socketio_channel)
+    emitter = worker_emitter(server.settings)
     await emitter.job_update(alice.id, {"id": "j1", "status": "done"})
+    await emitter.aclose()
 
     assert (await a_log.wait_for(1))[0] == {"id": "j1", "status": "done"}
     await b.sleep(0.3)

@@ -99,7 +99,8 @@ async def startup(ctx: dict[str, Any]) -> None:
             settings.object_store_url, public_url=settings.public_url, secret=settings.jwt_secret
         )
     )
-    ctx["emitter"] = worker_emitter(settings.redis_url, settings.socketio_channel)
+    ctx["emitter"] = worker_emitter(settings)
+    stack.push_async_callback(ctx["emitter"].aclose)
     ctx["push"] = await stack.enter_async_context(push.open_providers(settings))
     # Fill the body model's caches now, so the first avatar job is as fast as the rest.
     await asyncio.to_thread(warm_up)

@@ -160,7 +160,9 @@ async def receive(
 
 
 def _settled(status: str | None) -> Problem:
-    return Problem(409, f"This upload was already {status or 'removed'}; start a new one.")
+    return Problem(
+        409, f"This upload was already {status or 'removed'}; start a new one.", code="upload_stale"
+    )
 
 
 async def _refuse(request: web.Request, key: str) -> None:

@@ -384,7 +384,11 @@ async def complete_image(request: web.Request, body: images.CompleteIn) -> web.R
     )
     if done is None:
         await images.delete_objects(request, list(got.keys.values()))
-        raise Problem(409, "The garment or the upload changed meanwhile; start a new upload.")
+        raise Problem(
+            409,
+            "The garment or the upload changed meanwhile; start a new upload.",
+            code="upload_stale",
+        )
     row, unused = done
     await images.delete_objects(request, [body.key, *unused])
     job = await _extract_colors(request, row)

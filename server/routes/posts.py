@@ -147,7 +147,7 @@ async def _page(request: web.Request, rows: list[asyncpg.Record], limit: int) ->
 async def _me(request: web.Request) -> asyncpg.Record:
     me = await db_users.get_user(request.app[POOL], user_id(request))
     if me is None or not me["is_active"]:
-        raise Problem(401, "This account no longer exists.")
+        raise Problem(401, "This account no longer exists.", code="account_inactive")
     return me
 
 
@@ -413,7 +413,11 @@ async def complete_image(request: web.Request, body: images.CompleteIn) -> web.R
         )
         if unused is None:
             await images.delete_objects(request, list(got.keys.values()))
-            raise Problem(409, "The post or the upload changed meanwhile; start a new upload.")
+            raise Problem(
+                409,
+                "The post or the upload changed meanwhile; start a new upload.",
+                code="upload_stale",
+            )
         await images.delete_objects(request, [body.key, *unused])
         post = await db_posts.get_visible_post(pool, post_id, me)
     [out] = await posts_json(pool, request.app[STORE], [post])

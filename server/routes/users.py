@@ -187,7 +187,7 @@ async def _change_email(
     ):
         raise invalid("current_password", "the account's password is needed to change its email")
     if await db_users.get_by_email(request.app[POOL], email) is not None:
-        raise Problem(409, "This email belongs to another account.")
+        raise Problem(409, "This email belongs to another account.", code="email_taken")
     return await email_flows.start_change(request, row, email)
 
 

@@ -21,10 +21,10 @@ from server.context import ARQ, POOL, SETTINGS, STORE
 from server.errors import not_found
 from server.metrics import JOBS_ENQUEUED
 from server.openapi import endpoint
-from server.params import json_response, path_uuid
+from server.params import Timestamp, json_response, path_uuid
 from server.routes.jobs import Job
-from server.routes.posts import posts_json
-from server.routes.users import Input, public_user
+from server.routes.posts import Post, posts_json
+from server.routes.users import Input, PublicUser, public_user
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +32,9 @@ Occasion = Literal[OCCASIONS]  # type: ignore[valid-type]
 
 
 class Weather(Input):
-    temperature_c: Annotated[float, Field(ge=-60, le=60)]
-    precipitation_mm: Annotated[float, Field(ge=0, le=500)] = 0
-    wind_kmh: Annotated[float, Field(ge=0, le=300)] = 0
+    temperature_c: Annotated[float, Field(ge=-60, le=60, description="Air temperature, °C")]
+    precipitation_mm: Annotated[float, Field(ge=0, le=500, description="Rain or snow, mm")] = 0
+    wind_kmh: Annotated[float, Field(ge=0, le=300, description="Wind speed, km/h")] = 0
 
 
 class RecommendIn(Input):
@@ -47,17 +47,29 @@ class Accepted(BaseModel):
     job: Job
 
 
+class RecommendedItem(BaseModel):
+    garment_id: str
+    slot: str = Field(description="Where it is worn: top, bottom, dress, outer, shoes ...")
+    position: int = Field(ge=0, description="Order in the outfit")
+
+
+class WeatherOut(BaseModel):
+    temperature_c: float = Field(description="°C")
+    precipitation_mm: float = Field(description="mm")
+    wind_kmh: float = Field(description="km/h")
+
+
 class Recommendation(BaseModel):
     id: str
-    rank: int
-    items: list[dict[str, Any]]
+    rank: int = Field(ge=0, description="0 is the best of its batch")
+    items: list[RecommendedItem]
     score: float
-    terms: dict[str, float]
+    terms: dict[str, float] = Field(description="The score's parts by name; they sum to score")
     explanation: str
     occasion: str | None
-    weather: dict[str, Any] | None
-    feedback: str | None
-    created_at: str
+    weather: WeatherOut | None
+    feedback: Literal["liked", "dismissed", "worn"] | None
+    created_at: Timestamp
 
 
 class RecommendationList(BaseModel):
@@ -69,19 +81,136 @@ class FeedbackIn(Input):
     feedback: Literal["liked", "dismissed", "worn"]
 
 
+Share = Annotated[float, Field(ge=0, le=1, description="Fraction, 0-1")]
+
+
+class PaletteEntry(BaseModel):
+    hex: str = Field(pattern=r"^#[0-9a-f]{6}$", description="Cluster centre, sRGB")
+    family: str = Field(description="Colour family, e.g. navy")
+    share: Share
+    neutral: bool = Field(description="Mostly neutral colours (black, grey, beige ...)")
+
+
+class Palette(BaseModel):
+    colors: list[PaletteEntry] = Field(description="The wardrobe's main colours, largest first")
+    neutral_share: Share
+    accent_share: Share
+
+
+class CountShare(BaseModel):
+    count: int = Field(ge=0)
+    share: Share
+
+
+class CategoryDistribution(BaseModel):
+    categories: dict[str, CountShare] = Field(description="By garment category")
+    slots: dict[str, int] = Field(description="Garments by outfit slot")
+
+
+class FormalityDistribution(BaseModel):
+    counts: dict[str, int] = Field(description='Garments per formality level, "1" to "5"')
+    mean: float | None = Field(ge=1, le=5, description="null for an empty wardrobe")
+
+
+class SeasonCoverage(BaseModel):
+    garments: int = Field(ge=0, description="Garments wearable in that season")
+    outfits: int = Field(ge=0, description="Core outfits made only of them")
+
+
+class Archetypes(BaseModel):
+    scores: dict[str, float] = Field(description="Cosine affinity (-1..1) to each style")
+    top: list[str] = Field(description="The three closest styles")
+    preferred: list[str] = Field(description="From the style profile")
+    profile_match: float | None = Field(description="Cosine to the preferred styles")
+
+
+class OutfitCounts(BaseModel):
+    count: int = Field(ge=0, description="Core outfits the wardrobe makes")
+    layered_count: int = Field(ge=0, description="Those plus one outer layer")
+
+
+class GarmentVersatility(BaseModel):
+    garment_id: str
+    slot: str
+    outfits: int = Field(ge=0, description="Core outfits it is part of (or goes with)")
+
+
+class Versatility(BaseModel):
+    outfits: OutfitCounts
+    garments: list[GarmentVersatility] = Field(description="By slot, most versatile first")
+
+
+class WornGarment(BaseModel):
+    garment_id: str
+    subcategory: str | None
+    wear_count: int = Field(ge=0)
+
+
+class CostlyGarment(WornGarment):
+    price: float = Field(ge=0)
+    cost_per_wear: float = Field(ge=0, description="price / max(wear_count, 1)")
+
+
+class CostPerWear(BaseModel):
+    median: float | None
+    highest: list[CostlyGarment]
+
+
+class Wear(BaseModel):
+    most_worn: list[WornGarment]
+    least_worn: list[WornGarment]
+    never_worn: int = Field(ge=0)
+    cost_per_wear: CostPerWear
+
+
+class WornOutfits(BaseModel):
+    logged: int = Field(ge=0, description="Outfits logged as worn")
+    distinct: int = Field(ge=0)
+    coherent: int = Field(ge=0, description="Distinct outfits whose pieces all go together")
+    garments_never_in_a_logged_outfit: int = Field(ge=0)
+
+
+class WearStats(BaseModel):
+    wear: Wear
+    worn_outfits: WornOutfits
+
+
+class GapColor(BaseModel):
+    hex: str
+    family: str
+
+
+class Gap(BaseModel):
+    description: str = Field(description="e.g. 'a navy wool coat'")
+    category: str
+    subcategory: str | None
+    slot: str
+    color: GapColor
+    material: str | None
+    formality: int = Field(ge=1, le=5)
+    warmth: int = Field(ge=1, le=5)
+    seasons: list[str]
+    new_outfits: int = Field(ge=0, description="Outfits this piece would add")
+
+
+class Gaps(BaseModel):
+    pieces: list[Gap] = Field(description="Tops, bottoms, dresses, shoes")
+    layers: list[Gap] = Field(description="Outer pieces")
+
+
 class StyleAnalysis(BaseModel):
     id: str
-    garment_count: int
-    palette: dict[str, Any]
-    category_distribution: dict[str, Any]
-    formality_distribution: dict[str, Any]
-    season_coverage: dict[str, Any]
-    archetypes: dict[str, Any]
-    versatility: dict[str, Any]
-    wear_stats: dict[str, Any]
-    gaps: dict[str, Any]
+    garment_count: int = Field(ge=0)
+    palette: Palette
+    category_distribution: CategoryDistribution
+    formality_distribution: FormalityDistribution
+    season_coverage: dict[str, SeasonCoverage] = Field(description="By season")
+    archetypes: Archetypes
+    versatility: Versatility
+    wear_stats: WearStats
+    gaps: Gaps
     summary: str
-    created_at: str
+    created_at: Timestamp
 
 
 async def enqueue_for(
@@ -170,7 +299,7 @@ async def latest_style_analysis(request: web.Request) -> web.Response:
 
 
 class Suggestion(BaseModel):
-    user: dict[str, Any]
+    user: PublicUser
     score: float
     explanation: str
 
@@ -180,7 +309,7 @@ class SuggestionList(BaseModel):
 
 
 class ExplorePage(BaseModel):
-    items: list[dict[str, Any]]
+    items: list[Post]
 
 
 @endpoint(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Literal
 
 import asyncpg
 from aiohttp import web
@@ -36,6 +36,26 @@ class AvatarPatch(Input):
     name: Annotated[str, Field(min_length=1, max_length=60)] | None = None
 
 
+Point = Annotated[
+    list[float],
+    Field(min_length=3, max_length=3, description="x, y, z in metres, the GLB's own space (y up)"),
+]
+
+
+class Landmark(BaseModel):
+    """Where one measurement was taken on the mesh. Positions are in metres (glTF units); the
+    measured value is in centimetres, like every measurement of the API."""
+
+    kind: Literal["length", "circumference"]
+    value_cm: float = Field(ge=0, description="The measured value, cm")
+    from_: Point | None = Field(None, alias="from", description="length: one end")
+    to: Point | None = Field(None, description="length: the other end")
+    origin: Point | None = Field(None, description="circumference: centre of the cut")
+    normal: Point | None = Field(
+        None, description="circumference: unit normal of the cutting plane (no unit)"
+    )
+
+
 class Avatar(BaseModel):
     id: str
     name: str
@@ -44,7 +64,7 @@ class Avatar(BaseModel):
     is_primary: bool
     measurements: dict[str, float]
     measured: dict[str, float]
-    landmarks: dict[str, Any]
+    landmarks: dict[str, Landmark] = Field(description="By measurement name")
     customization: dict[str, str]
     morph_targets: list[str]
     vertex_count: int | None

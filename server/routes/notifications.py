@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from aiohttp import web
 from pydantic import BaseModel, Field
@@ -11,7 +11,7 @@ from db import notifications as db_notifications
 from server.auth import user_id
 from server.context import POOL
 from server.openapi import endpoint
-from server.params import json_response
+from server.params import Timestamp, json_response
 
 
 class NotificationsQuery(BaseModel):
@@ -19,8 +19,26 @@ class NotificationsQuery(BaseModel):
     limit: Annotated[int, Field(ge=1, le=500)] = 100
 
 
+class Actor(BaseModel):
+    id: str
+    username: str | None = Field(description="null if the account is gone")
+
+
+class Notification(BaseModel):
+    id: str
+    seq: int = Field(ge=1, description="Per user, gap-free: give the last one to `sync`")
+    type: str = Field(
+        description="like, comment, follow, follow_request or follow_accepted (more may come:"
+        " show a generic line for a type you do not know)"
+    )
+    actor: Actor | None
+    post_id: str | None = Field(None, description="For like and comment")
+    comment_id: str | None = Field(None, description="For comment")
+    created_at: Timestamp
+
+
 class NotificationPage(BaseModel):
-    items: list[dict[str, Any]]
+    items: list[Notification]
     next_cursor: str | None
     last_seq: int
 

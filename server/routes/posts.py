@@ -53,10 +53,18 @@ class Author(BaseModel):
     avatar_url: str | None = None
 
 
+class OutfitSummaryItem(BaseModel):
+    garment_id: str
+    slot: str = Field(description="Where it is worn in the outfit (see OutfitItem.slot)")
+    position: int = Field(ge=0, le=31)
+    name: str
+    category: str
+
+
 class OutfitSummary(BaseModel):
     id: str
     name: str
-    items: list[dict[str, Any]]
+    items: list[OutfitSummaryItem]
 
 
 class Post(BaseModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 import asyncpg
 from aiohttp import web
@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from db import avatars as db_avatars
 from db import jobs as db_jobs
 from drape.avatar_inputs import AvatarInputError, normalize_customization, validate_measurements
+from realtime.schemas import Avatar
 from server import ratelimit
 from server.auth import user_id
 from server.context import ARQ, POOL, STORE
@@ -34,46 +35,6 @@ class AvatarPatch(Input):
     measurements: Measurements | None = None
     customization: Customization | None = None
     name: Annotated[str, Field(min_length=1, max_length=60)] | None = None
-
-
-Point = Annotated[
-    list[float],
-    Field(min_length=3, max_length=3, description="x, y, z in metres, the GLB's own space (y up)"),
-]
-
-
-class Landmark(BaseModel):
-    """Where one measurement was taken on the mesh. Positions are in metres (glTF units); the
-    measured value is in centimetres, like every measurement of the API."""
-
-    kind: Literal["length", "circumference"]
-    value_cm: float = Field(ge=0, description="The measured value, cm")
-    from_: Point | None = Field(None, alias="from", description="length: one end")
-    to: Point | None = Field(None, description="length: the other end")
-    origin: Point | None = Field(None, description="circumference: centre of the cut")
-    normal: Point | None = Field(
-        None, description="circumference: unit normal of the cutting plane (no unit)"
-    )
-
-
-class Avatar(BaseModel):
-    id: str
-    name: str
-    status: str
-    revision: int
-    is_primary: bool
-    measurements: dict[str, float]
-    measured: dict[str, float]
-    landmarks: dict[str, Landmark] = Field(description="By measurement name")
-    customization: dict[str, str]
-    morph_targets: list[str]
-    vertex_count: int | None
-    mesh_bytes: int | None
-    mesh_url: str | None
-    preview_url: str | None
-    error: str | None
-    created_at: str
-    updated_at: str
 
 
 class AvatarAccepted(BaseModel):

@@ -8,33 +8,16 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 
 from db import notifications as db_notifications
+from realtime.schemas import Notification
 from server.auth import user_id
 from server.context import POOL
 from server.openapi import endpoint
-from server.params import Timestamp, json_response
+from server.params import json_response
 
 
 class NotificationsQuery(BaseModel):
     after_seq: Annotated[int, Field(ge=0)] = 0
     limit: Annotated[int, Field(ge=1, le=500)] = 100
-
-
-class Actor(BaseModel):
-    id: str
-    username: str | None = Field(description="null if the account is gone")
-
-
-class Notification(BaseModel):
-    id: str
-    seq: int = Field(ge=1, description="Per user, gap-free: give the last one to `sync`")
-    type: str = Field(
-        description="like, comment, follow, follow_request or follow_accepted (more may come:"
-        " show a generic line for a type you do not know)"
-    )
-    actor: Actor | None
-    post_id: str | None = Field(None, description="For like and comment")
-    comment_id: str | None = Field(None, description="For comment")
-    created_at: Timestamp
 
 
 class NotificationPage(BaseModel):

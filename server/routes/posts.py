@@ -19,6 +19,7 @@ from drape import timelines
 from drape.images import DISPLAY_SIDE
 from drape.storage import ObjectStore
 from realtime.context import EMITTER
+from realtime.schemas import IdStr, ServerEvent
 from server import images, moderation, ratelimit
 from server.auth import user_id
 from server.context import ARQ, POOL, SETTINGS, STORE
@@ -101,6 +102,45 @@ class LikeState(BaseModel):
     post_id: str
     liked: bool
     like_count: int
+
+
+# Socket.IO events emitted from here (to a post's room, or to followers), catalogued for
+# GET /asyncapi.json beside realtime/schemas.py's.
+
+
+class PostLike(BaseModel):
+    post_id: IdStr
+    like_count: int = Field(ge=0, description="The absolute count after this change")
+    actor_liked: bool = Field(description="Whether the actor now likes it (false: unliked)")
+    liked: bool = Field(
+        description="The same as actor_liked: the ACTOR's state, not the receiver's (kept for"
+        " older clients; REST `liked`/`liked_by_me` are the caller's own)"
+    )
+    actor: Author
+
+
+class PostComment(BaseModel):
+    post_id: IdStr
+    comment: Comment
+    comment_count: int = Field(ge=0)
+
+
+class PostCommentDeleted(BaseModel):
+    post_id: IdStr
+    comment_id: IdStr
+    comment_count: int = Field(ge=0)
+
+
+class FeedPost(BaseModel):
+    post: Post
+
+
+SOCKET_EVENTS = (
+    ServerEvent("post:like", PostLike, "A like or unlike, to the post's subscribers"),
+    ServerEvent("post:comment", PostComment, "A new comment, to the post's subscribers"),
+    ServerEvent("post:comment_deleted", PostCommentDeleted, "A comment went (deleted or removed)"),
+    ServerEvent("feed:post", FeedPost, "A new post, to its author's followers who are online"),
+)
 
 
 async def posts_json(
@@ -258,6 +298,7 @@ async def _like_response(
             {
                 "post_id": str(change.post_id),
                 "like_count": change.like_count,
+                "actor_liked": liked,
                 "liked": liked,
                 "actor": actor,
             },

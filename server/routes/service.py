@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 
 from server import job_metrics
+from server.asyncapi import build_asyncapi
 from server.context import POOL, REDIS, STORE
 from server.errors import PROBLEM_BASE, PROBLEM_TYPES, ProblemType, not_found
 from server.openapi import build_openapi, endpoint
@@ -89,6 +90,12 @@ async def openapi(request: web.Request) -> web.Response:
     if spec is None:
         spec = build_openapi(request.app, title="Drape API", version="1.0.0")
     return web.Response(body=orjson.dumps(spec), content_type="application/json")
+
+
+@endpoint("The Socket.IO channel as an AsyncAPI 3.0 document", tags=["service"], auth=False)
+async def asyncapi(request: web.Request) -> web.Response:
+    doc = build_asyncapi(title="Drape realtime", version="1.0.0")
+    return web.Response(body=orjson.dumps(doc), content_type="application/json")
 
 
 def setup_docs(app: web.Application) -> None:

@@ -17,10 +17,12 @@ from server.errors import Problem, invalid
 # String formats for documents: the API writes ids and times as strings.
 IdStr = Annotated[str, Field(json_schema_extra={"format": "uuid"})]
 Timestamp = Annotated[str, Field(json_schema_extra={"format": "date-time"}, description="UTC")]
-# Any JSON value, typed all the way down (a client-owned settings bag, say).
+# A JSON value typed all the way down (a client-owned settings bag, say). Lists hold scalars and
+# objects, not lists: generated TypeScript cannot name an array of itself.
+JsonObject = TypeAliasType("JsonObject", "dict[str, JsonValue]")
 JsonValue = TypeAliasType(
     "JsonValue",
-    "Union[str, int, float, bool, list[JsonValue], dict[str, JsonValue], None]",  # noqa: UP007
+    "Union[str, int, float, bool, JsonObject, list[Union[str, int, float, bool, JsonObject, None]], None]",  # noqa: E501, UP007
 )
 
 USERNAME_PATTERN = r"^[A-Za-z0-9_.]{3,30}$"

@@ -432,3 +432,21 @@ async def visible_posts(
     """The posts among `post_ids` the viewer may see now, in the order given."""
     rows = {r["id"]: r for r in await pool.fetch(SELECT_VISIBLE_POSTS, viewer, post_ids)}
     return [rows[i] for i in post_ids if i in rows]
+
+
+SELECT_POPULAR = f"""
+SELECT {POST_FIELDS}
+FROM posts p JOIN users u ON u.id = p.author_id
+WHERE p.author_id <> $1 AND u.is_active AND p.created_at > now() - make_interval(days => $3)
+  AND {VISIBLE}
+ORDER BY p.like_count + 2 * p.comment_count DESC, p.created_at DESC, p.id DESC
+LIMIT $2
+"""
+
+
+async def popular_posts(
+    pool: asyncpg.Pool, viewer: uuid.UUID, limit: int, days: int = 14
+) -> list[asyncpg.Record]:
+    """Others' recent posts the viewer may see, most liked and discussed first: explore's cold
+    start before the viewer's own picks are computed."""
+    return await pool.fetch(SELECT_POPULAR, viewer, limit, days)

@@ -63,6 +63,8 @@ _SPECIFIC = [
                 " already uses this email: send {id_token, password} to link them."),
     ProblemType("wrong_password", 403, "Wrong password", "The current password (or the ID"
                 " token) that confirms this action is wrong or missing."),
+    ProblemType("private_account", 403, "Private account", "The account is private and you"
+                " do not follow it: offer to follow (PUT /v1/users/{username}/follow)."),
     ProblemType("forbidden", 403, "Forbidden", "You may not do that to this resource."),
     ProblemType("origin_refused", 403, "Origin refused", "Pages from this origin may not call"
                 " the API."),

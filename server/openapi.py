@@ -32,6 +32,7 @@ OP_ATTR = "__drape_endpoint__"
 class Endpoint:
     summary: str
     tags: tuple[str, ...] = ()
+    description: str = ""
     body: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
     response: type[BaseModel] | None = None
@@ -154,6 +155,7 @@ def endpoint(
     summary: str,
     *,
     tags: tuple[str, ...] | list[str] = (),
+    description: str = "",
     body: type[BaseModel] | None = None,
     query: type[BaseModel] | None = None,
     response: type[BaseModel] | None = None,
@@ -168,6 +170,7 @@ def endpoint(
     spec = Endpoint(
         summary=summary,
         tags=tuple(tags),
+        description=description,
         body=body,
         query=query,
         response=response,
@@ -306,6 +309,8 @@ def build_openapi(app: web.Application, *, title: str, version: str) -> dict[str
                 params.append(
                     {"name": name, "in": "query", "required": f.is_required(), "schema": schema}
                 )
+        if spec.description:
+            op["description"] = spec.description
         if params:
             op["parameters"] = params
         if spec.body is not None:

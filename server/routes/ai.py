@@ -310,6 +310,11 @@ class SuggestionList(BaseModel):
 
 class ExplorePage(BaseModel):
     items: list[Post]
+    source: Literal["personalized", "popular"] = Field(
+        description="personalized: picked for you from likes like yours; popular: recent posts"
+        " most liked, while your picks are computed (job)"
+    )
+    job: Job | None = Field(description="The job computing your picks, when one was started")
 
 
 @endpoint(
@@ -328,8 +333,31 @@ async def refresh_explore(request: web.Request) -> web.Response:
 async def explore(request: web.Request) -> web.Response:
     pool, uid = request.app[POOL], user_id(request)
     picks = await db_ai.latest_targets(pool, uid, "post")
-    rows = await db_posts.visible_posts(pool, uid, [p["target_id"] for p in picks])
-    return json_response({"items": await posts_json(pool, request.app[STORE], rows)})
+    job, source = None, "personalized"
+    if not picks:  # never computed: start now, and show what is popular meanwhile
+        source = "popular"
+        job = await _start_social(request, uid)
+        rows = await db_posts.popular_posts(pool, uid, EXPLORE_COLD_START)
+    else:
+        rows = await db_posts.visible_posts(pool, uid, [p["target_id"] for p in picks])
+    items = await posts_json(pool, request.app[STORE], rows)
+    return json_response({"items": items, "source": source, "job": job})
+
+
+EXPLORE_COLD_START = 30
+
+
+async def _start_social(request: web.Request, uid: Any) -> dict[str, Any] | None:
+    """The explore and people job for `uid` (joined if already queued); best effort."""
+    try:
+        row = await db_jobs.enqueue(
+            request.app[POOL], request.app[ARQ], function="social", kind="social", user_id=uid,
+            args={"count": 30}, dedupe_key=f"social:{uid}",
+        )  # fmt: skip
+    except Exception:
+        log.warning("could not queue the explore job", exc_info=True)
+        return None
+    return db_jobs.job_json(row)
 
 
 @endpoint("People I may want to follow", tags=["ai"], response=SuggestionList)

@@ -227,6 +227,10 @@ async def create_post(request: web.Request, body: PostIn) -> web.Response:
 @endpoint(
     "A user's posts (mine by default)",
     tags=["social"],
+    description="A private account's list answers 403 `private_account` to a viewer who does"
+    " not follow it: the account itself is visible (its profile says `can_view_content:"
+    " false`), so the app can offer to follow. One post of it (GET /v1/posts/{id}) answers 404"
+    " `not_found` instead, like any post the viewer may not see: a post id reveals nothing.",
     query=PostsQuery,
     response=PostPage,
     errors=(403, 404),
@@ -237,7 +241,9 @@ async def list_posts(request: web.Request, query: PostsQuery) -> web.Response:
     if query.author and (author is None or not author["is_active"]):
         raise not_found("user")
     if author is not None and not await db_users.can_see_content(pool, viewer, author):
-        raise forbidden("This account is private; follow it to see its posts.")
+        raise forbidden(
+            "This account is private; follow it to see its posts.", code="private_account"
+        )
     before = cursor_values(query.cursor, datetime, uuid.UUID)
     rows = await db_posts.author_posts(
         pool, viewer, author["id"] if author else viewer, before, query.limit

@@ -57,3 +57,6 @@ async def test_fewer_outfits_than_asked_say_why(
     assert result["count"] < 5
     assert result["requested"] == 5
     assert f"only {result['count']} distinct outfit" in result["reason"]
+    listed = await (await api.get("/v1/recommendations", token=user.token)).json()
+    assert (listed["requested"], listed["reason"]) == (5, result["reason"])
+    assert len(listed["items"]) == result["count"]

@@ -75,6 +75,8 @@ class Recommendation(BaseModel):
 class RecommendationList(BaseModel):
     items: list[Recommendation]
     batch_id: str | None
+    requested: int | None = Field(None, description="Outfits asked for, when fewer came back")
+    reason: str | None = Field(None, description="Why fewer outfits than asked came back")
 
 
 class FeedbackIn(Input):
@@ -258,13 +260,15 @@ def recommendation_json(r: asyncpg.Record) -> dict[str, Any]:
 
 @endpoint("My latest outfit recommendations", tags=["ai"], response=RecommendationList)
 async def list_recommendations(request: web.Request) -> web.Response:
-    rows = await db_ai.latest_batch(request.app[POOL], user_id(request), "outfit")
-    return json_response(
-        {
-            "items": [recommendation_json(r) for r in rows],
-            "batch_id": str(rows[0]["batch_id"]) if rows else None,
-        }
-    )
+    pool = request.app[POOL]
+    rows = await db_ai.latest_batch(pool, user_id(request), "outfit")
+    out: dict[str, Any] = {"items": [recommendation_json(r) for r in rows], "batch_id": None}
+    if rows:
+        out["batch_id"] = str(rows[0]["batch_id"])
+        job = await db_jobs.get_job(pool, rows[0]["batch_id"])  # a batch is named by its job
+        result = (job["result"] if job is not None else None) or {}
+        out |= {k: result[k] for k in ("requested", "reason") if k in result}
+    return json_response(out)
 
 
 @endpoint(

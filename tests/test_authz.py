@@ -31,6 +31,7 @@ PUBLIC_V1 = {
 }
 # Outside /v1 only these; the object routes check a signature of their own instead of a token.
 OUTSIDE_V1 = {"/healthz", "/readyz", "/metrics", "/openapi.json", "/objects", "/objects/{key}"}
+OUTSIDE_V1 |= {"/asyncapi.json", "/problems", "/problems/{code}"}  # the client documents
 OUTSIDE_V1_PREFIXES = ("/docs", "/socket.io")
 
 

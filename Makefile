@@ -5,8 +5,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 GLTF   := $(if $(wildcard tools/gltf/package-lock.json),tools/gltf/node_modules/.installed)
-# npm tool folders the avatar tests run (glTF Transform; three.js and Filament for Chromium).
-TOOLS  := $(foreach t,gltf-transform render,$(if $(wildcard tools/$(t)/package-lock.json),tools/$(t)/node_modules/.installed))
+# npm tool folders the tests run (glTF Transform; three.js and Filament for Chromium; the
+# AsyncAPI parser; openapi-typescript and tsc for the generated client).
+TOOLS  := $(foreach t,gltf-transform render asyncapi tsclient,$(if $(wildcard tools/$(t)/package-lock.json),tools/$(t)/node_modules/.installed))
 
 .PHONY: chromium playground run test lint typecheck bench schema-docs migrate backup restore admin clean
 
@@ -85,4 +86,5 @@ admin: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .data tools/gltf/node_modules tools/gltf-transform/node_modules tools/render/node_modules \
-		tools/playground/node_modules server/playground/vendor
+		tools/playground/node_modules server/playground/vendor tools/asyncapi/node_modules \
+		tools/tsclient/node_modules

@@ -803,3 +803,21 @@ async def remove_image(
         await conn.executemany(APPEND_IMAGE, [(post_id, i, k) for i, k in enumerate(keys)])
         await conn.execute(SYNC_FIRST, post_id)
         return gone
+
+
+SELECT_POPULAR = f"""
+SELECT {POST_FIELDS}
+FROM posts p JOIN users u ON u.id = p.author_id
+WHERE p.author_id <> $1 AND u.is_active AND p.created_at > now() - make_interval(days => $3)
+  AND {VISIBLE} AND NOT {muted("$1", "u.id")}
+ORDER BY p.like_count + 2 * p.comment_count DESC, p.created_at DESC, p.id DESC
+LIMIT $2
+"""
+
+
+async def popular_posts(
+    pool: asyncpg.Pool, viewer: uuid.UUID, limit: int, days: int = 14
+) -> list[asyncpg.Record]:
+    """Others' recent posts the viewer may see (by accounts they have not muted), most liked and
+    discussed first: explore's cold start before the viewer's own picks are computed."""
+    return await pool.fetch(SELECT_POPULAR, viewer, limit, days)

@@ -62,7 +62,8 @@ class Outcome(Enum):
     ROTATED = "rotated"
     UNKNOWN = "unknown"
     EXPIRED = "expired"
-    REUSED = "reused"  # an already-rotated or revoked token: the family is now revoked
+    REUSED = "reused"  # an already-rotated token: the family is now revoked
+    REVOKED = "revoked"  # a token of a session that ended (logout, password change ...)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +97,9 @@ async def rotate(
         row = await conn.fetchrow(SELECT_FOR_ROTATION, token_hash(token))
         if row is None:
             return Rotation(Outcome.UNKNOWN)
-        if row["used_at"] is not None or row["revoked_at"] is not None:
+        if row["used_at"] is None and row["revoked_at"] is not None:
+            return Rotation(Outcome.REVOKED, row["user_id"], row["family_id"])
+        if row["used_at"] is not None:
             # Someone presents a token that was already exchanged: either the client or a thief
             # holds a copy. Revoke every token of the family so both must sign in again.
             await conn.execute(REVOKE_FAMILY, row["family_id"])

@@ -21,6 +21,8 @@ MEASUREMENT_NAMES = (
     "height", "bust", "underbust", "waist", "hips", "neck", "shoulder_width",
     "arm_length", "inseam", "thigh", "upper_arm", "calf",
 )  # fmt: skip
+# Other names clients send for a measurement (a tailor's card says chest).
+SYNONYMS = {"chest": "bust"}
 GIRTH_NAMES = ("bust", "underbust", "waist", "hips", "neck", "thigh", "upper_arm", "calf")
 
 # Absolute plausible ranges, cm (inclusive).
@@ -172,9 +174,10 @@ def _parse(measurements: Mapping[str, object]) -> tuple[dict[str, float], list[F
     given: dict[str, float] = {}
     if not isinstance(measurements, Mapping):
         return given, [FieldError("measurements", "must be an object of numbers in cm")]
-    for name, value in measurements.items():
+    for sent, value in measurements.items():
+        name = SYNONYMS.get(sent, sent)
         if name not in MEASUREMENT_RANGES:
-            errors.append(FieldError(str(name), "unknown measurement"))
+            errors.append(FieldError(str(sent), unknown_measurement()))
             continue
         if value is None:
             continue
@@ -193,6 +196,21 @@ def _parse(measurements: Mapping[str, object]) -> tuple[dict[str, float], list[F
     if "height" not in given and not any(e.field == "height" for e in errors):
         errors.append(FieldError("height", "is required"))
     return given, errors
+
+
+def unknown_measurement() -> str:
+    accepted = ", ".join(MEASUREMENT_NAMES)
+    synonyms = ", ".join(f"{k} = {v}" for k, v in SYNONYMS.items())
+    return f"unknown measurement; accepted (cm): {accepted} (also {synonyms})"
+
+
+def _derived(names: list[str], given: dict[str, float]) -> str:
+    """Why a value the caller never sent can be wrong: it was derived from the others."""
+    derived = [n for n in names if n not in given]
+    if not derived:
+        return ""
+    return (f" ({' and '.join(derived)} not sent: derived from height and the girths given;"
+            " send it to override)")  # fmt: skip
 
 
 def _relations(full: dict[str, float], given: dict[str, float]) -> list[FieldError]:
@@ -215,6 +233,7 @@ def _relations(full: dict[str, float], given: dict[str, float]) -> list[FieldErr
         field = name if name in given or other not in given else other
         errors.append(
             FieldError(field, f"{name} {full[name]:g} cm and {other} {full[other]:g} cm are "
-                       f"impossible together ({name} must be {lo:g}-{hi:g} x {other})")
+                       f"impossible together ({name} must be {lo:g}-{hi:g} x {other})"
+                       + _derived([name, other], given))
         )  # fmt: skip
     return errors

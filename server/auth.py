@@ -15,8 +15,9 @@ from server.errors import Problem
 CLAIMS_KEY = web.RequestKey("claims", object)
 
 
-def _unauthorized(detail: str) -> Problem:
-    return Problem(401, detail, headers={"WWW-Authenticate": 'Bearer realm="drape"'})
+def _unauthorized(detail: str, *, code: str) -> Problem:
+    headers = {"WWW-Authenticate": 'Bearer realm="drape"'}
+    return Problem(401, detail, headers=headers, code=code)
 
 
 def bearer_token(request: web.Request) -> str | None:
@@ -37,7 +38,9 @@ def optional_claims(request: web.Request) -> AccessClaims | None:
         try:
             claims = verify_access_token(request.app[SETTINGS], token)
         except InvalidToken:
-            raise _unauthorized("The access token is invalid or has expired.") from None
+            raise _unauthorized(
+                "The access token is invalid or has expired.", code="access_token_invalid"
+            ) from None
     request[CLAIMS_KEY] = claims
     return claims
 
@@ -45,7 +48,9 @@ def optional_claims(request: web.Request) -> AccessClaims | None:
 def require_user(request: web.Request) -> AccessClaims:
     claims = optional_claims(request)
     if claims is None:
-        raise _unauthorized("Sign in first: send Authorization: Bearer <access_token>.")
+        raise _unauthorized(
+            "Sign in first: send Authorization: Bearer <access_token>.", code="not_signed_in"
+        )
     return claims
 
 
@@ -80,7 +85,8 @@ async def require_active_user(request: web.Request) -> AccessClaims:
     claims = require_user(request)
     reason = request.app[REVOKED].reason(claims)
     if reason is not None:
-        raise _unauthorized(SIGNED_OUT.get(reason, SIGNED_OUT["signed_out"]))
+        code = reason if reason in SIGNED_OUT else "signed_out"
+        raise _unauthorized(SIGNED_OUT[code], code=code)
     cache: dict[uuid.UUID, tuple[bool, float]] = request.app[ACTIVE_CACHE]
     now = time.monotonic()
     hit = cache.get(claims.user_id)
@@ -92,5 +98,7 @@ async def require_active_user(request: web.Request) -> AccessClaims:
             cache.clear()
         hit = cache[claims.user_id] = (bool(active), now + ACTIVE_TTL)
     if not hit[0]:
-        raise _unauthorized("This account no longer exists or is disabled.")
+        raise _unauthorized(
+            "This account no longer exists or is disabled.", code="account_inactive"
+        )
     return claims

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from db import uploads as db_uploads
 from drape import images
@@ -47,13 +47,26 @@ class CompleteIn(BaseModel):
 
 
 class PresignedUpload(BaseModel):
-    key: str
-    url: str
-    method: str
-    fields: dict[str, str]
-    expires_at: str
-    max_bytes: int
-    content_type: str
+    """How to send the image: `method` (POST) to `url` as multipart/form-data (a browser form
+    upload, S3's POST policy): first every entry of `fields` as a text part, in any order,
+    then the image as the LAST part, named `file`, with the `content_type` given. No bearer
+    token (the form is signed). Then call the `.../image/complete` operation with `key`."""
+
+    key: str = Field(description="Send it to .../image/complete once uploaded")
+    url: str = Field(description="Where to send the form")
+    method: Literal["POST"] = Field(description="Always POST")
+    fields: dict[str, str] = Field(description="Text parts to send before the file, verbatim")
+    expires_at: str = Field(
+        json_schema_extra={"format": "date-time"}, description="The form is refused after this"
+    )
+    max_bytes: int = Field(ge=1, description="The largest file accepted, bytes")
+    content_type: str = Field(description="The file part's Content-Type, as asked for")
+    encoding: Literal["multipart/form-data"] = Field(
+        "multipart/form-data", description="How to encode the request body"
+    )
+    file_field: Literal["file"] = Field(
+        "file", description="The name of the file part, which must come last"
+    )
 
 
 @functools.cache
@@ -87,7 +100,7 @@ async def start_upload(
         max_bytes=max_bytes,
         expires_at=form.expires_at,
     )
-    return {"key": key, **form.as_json()}
+    return {"key": key, **form.as_json(), "encoding": "multipart/form-data", "file_field": "file"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +173,9 @@ async def receive(
 
 
 def _settled(status: str | None) -> Problem:
-    return Problem(409, f"This upload was already {status or 'removed'}; start a new one.")
+    return Problem(
+        409, f"This upload was already {status or 'removed'}; start a new one.", code="upload_stale"
+    )
 
 
 async def _refuse(request: web.Request, key: str) -> None:

@@ -145,7 +145,9 @@ async def cors_preflight(request: web.Request, handler: Handler) -> web.StreamRe
     ):
         return await handler(request)
     if not request.app[SETTINGS].allows_origin(request.headers.get("Origin")):
-        return Problem(403, "Pages from this origin may not call the API.").response()
+        return Problem(
+            403, "Pages from this origin may not call the API.", code="origin_refused"
+        ).response()
     return web.Response(
         status=204,
         headers={

@@ -20,7 +20,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic.json_schema import models_json_schema
 
 from server import ratelimit
-from server.errors import Problem, from_validation_error, invalid
+from server.errors import PROBLEM_BASE, PROBLEM_TYPES, Problem, from_validation_error, invalid
 from server.params import USERNAME_PATTERN
 
 Handler = Callable[..., Awaitable[web.StreamResponse]]
@@ -32,6 +32,7 @@ OP_ATTR = "__drape_endpoint__"
 class Endpoint:
     summary: str
     tags: tuple[str, ...] = ()
+    description: str = ""
     body: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
     response: type[BaseModel] | None = None
@@ -154,6 +155,7 @@ def endpoint(
     summary: str,
     *,
     tags: tuple[str, ...] | list[str] = (),
+    description: str = "",
     body: type[BaseModel] | None = None,
     query: type[BaseModel] | None = None,
     response: type[BaseModel] | None = None,
@@ -168,6 +170,7 @@ def endpoint(
     spec = Endpoint(
         summary=summary,
         tags=tuple(tags),
+        description=description,
         body=body,
         query=query,
         response=response,
@@ -213,25 +216,48 @@ PATH_PARAM = re.compile(r"\{([^}:]+)(?::[^}]+)?\}")
 PATH_PARAM_SCHEMAS: dict[str, dict[str, Any]] = {
     "id": {"type": "string", "format": "uuid"},
     "username": {"type": "string", "pattern": USERNAME_PATTERN},
+    "code": {"type": "string", "enum": sorted(PROBLEM_TYPES)},
 }
 
-PROBLEM_SCHEMA = {
-    "type": "object",
-    "required": ["type", "title", "status"],
-    "properties": {
-        "type": {"type": "string"},
-        "title": {"type": "string"},
-        "status": {"type": "integer"},
-        "detail": {"type": "string"},
-        "errors": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+
+def problem_schema() -> dict[str, Any]:
+    """RFC 9457 problem details plus `code`: the machine-readable kind, one per distinct thing a
+    client does about it. `type` is `/problems/<code>`, served with its explanation."""
+    listing = "\n".join(
+        f"- `{t.code}` ({t.status}): {t.explanation}"
+        for t in sorted(PROBLEM_TYPES.values(), key=lambda t: (t.status, t.code))
+    )
+    return {
+        "type": "object",
+        "description": "A failure. Match on `code`, never on `detail` (English, for people)."
+        " Codes:\n" + listing,
+        "required": ["type", "title", "status", "code"],
+        "properties": {
+            "type": {
+                "type": "string",
+                "format": "uri-reference",
+                "description": f"`{PROBLEM_BASE}<code>`, relative to the API; GET it for the"
+                " explanation.",
+                "examples": [f"{PROBLEM_BASE}token_reused"],
+            },
+            "code": {"type": "string", "enum": sorted(PROBLEM_TYPES)},
+            "title": {"type": "string"},
+            "status": {"type": "integer", "minimum": 400, "maximum": 599},
+            "detail": {"type": "string", "description": "For people; may change."},
+            "errors": {
+                "type": "array",
+                "description": "Validation failures (422): one per refused field.",
+                "items": {
+                    "type": "object",
+                    "required": ["field", "message"],
+                    "properties": {
+                        "field": {"type": "string", "description": "Dotted path, e.g. a.b.0"},
+                        "message": {"type": "string"},
+                    },
+                },
             },
         },
-    },
-}
+    }
 
 
 def build_openapi(app: web.Application, *, title: str, version: str) -> dict[str, Any]:
@@ -255,7 +281,7 @@ def build_openapi(app: web.Application, *, title: str, version: str) -> dict[str
         ref_template="#/components/schemas/{model}",
     )
     components: dict[str, Any] = dict(schemas.get("$defs", {}))
-    components["Problem"] = PROBLEM_SCHEMA
+    components["Problem"] = problem_schema()
 
     paths: dict[str, dict[str, Any]] = {}
     for path, method, spec in sorted(routes, key=lambda r: (r[0], r[1])):
@@ -283,6 +309,8 @@ def build_openapi(app: web.Application, *, title: str, version: str) -> dict[str
                 params.append(
                     {"name": name, "in": "query", "required": f.is_required(), "schema": schema}
                 )
+        if spec.description:
+            op["description"] = spec.description
         if params:
             op["parameters"] = params
         if spec.body is not None:

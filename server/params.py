@@ -4,13 +4,26 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Any
+from typing import Annotated, Any, Union
 
 import orjson
 from aiohttp import web
+from pydantic import Field
+from typing_extensions import TypeAliasType
 
 from db.common import BadCursor, decode_cursor, encode_cursor
 from server.errors import Problem, invalid
+
+# String formats for documents: the API writes ids and times as strings.
+IdStr = Annotated[str, Field(json_schema_extra={"format": "uuid"})]
+Timestamp = Annotated[str, Field(json_schema_extra={"format": "date-time"}, description="UTC")]
+# A JSON value typed all the way down (a client-owned settings bag, say). Lists hold scalars and
+# objects, not lists: generated TypeScript cannot name an array of itself.
+JsonObject = TypeAliasType("JsonObject", "dict[str, JsonValue]")
+JsonValue = TypeAliasType(
+    "JsonValue",
+    "Union[str, int, float, bool, JsonObject, list[Union[str, int, float, bool, JsonObject, None]], None]",  # noqa: E501, UP007
+)
 
 USERNAME_PATTERN = r"^[A-Za-z0-9_.]{3,30}$"
 USERNAME_RE = re.compile(USERNAME_PATTERN)

@@ -37,6 +37,7 @@ async def check(redis: Redis, limit: Limit, subject: str) -> None:
             429,
             f"Too many failed sign-in attempts for this {limit.name}; try again in {retry} s.",
             headers={"Retry-After": str(retry)},
+            code="too_many_sign_in_attempts",
         )
 
 

@@ -308,8 +308,14 @@ async def test_explore_and_people_from_collaborative_filtering(
     assert "usr1" not in names and "explorer" not in names, "not whom I follow, not myself"
     assert names and side[names[0].replace("usr", "u")] == "a"
     assert all("email" not in p["user"] for p in people)
+    assert (await (await api.get("/v1/explore", token=me.token)).json())["source"] == "personalized"
+    # Someone with no picks yet sees what is popular (never a private account's posts), and
+    # the job computing theirs has started.
     other = await api.register("stranger")
-    assert (await (await api.get("/v1/explore", token=other.token)).json())["items"] == []
+    cold = await (await api.get("/v1/explore", token=other.token)).json()
+    assert cold["source"] == "popular" and cold["job"]["kind"] == "social"
+    popular = {uuid.UUID(p["id"]) for p in cold["items"]}
+    assert popular and not popular & set(posts["a"][12:])
 
 
 class TestStyleRefreshAfterWardrobeChanges:

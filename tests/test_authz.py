@@ -40,6 +40,7 @@ OUTSIDE_V1 = {
     "/objects/{key}",
     "/photos/{id}",
 }
+OUTSIDE_V1 |= {"/asyncapi.json", "/problems", "/problems/{code}"}  # the client documents
 # The docs and the playground are public pages; the playground's script signs in through /v1.
 OUTSIDE_V1_PREFIXES = ("/docs", "/socket.io", "/playground")
 

@@ -57,7 +57,22 @@ async def recommend(run: JobRun) -> dict[str, Any]:
         weather=args.get("weather"),
         rows=rows,
     )
-    return {"batch_id": str(run.id), "count": len(rows), "garments": len(garments)}
+    out = {"batch_id": str(run.id), "count": len(rows), "garments": len(garments)}
+    requested = int(args.get("count", 10))
+    if len(rows) < requested:
+        out |= {"requested": requested, "reason": fewer_reason(len(rows), len(garments))}
+    return out
+
+
+def fewer_reason(made: int, garments: int) -> str:
+    """Why a recommendation job made fewer outfits than asked for."""
+    if garments == 0:
+        return "The wardrobe is empty: add garments first."
+    return (
+        f"The wardrobe makes only {made} distinct outfit{'s' if made != 1 else ''} that suit"
+        " this occasion and weather and were not shown or worn lately; the style analysis"
+        " (gaps) names pieces that would make more."
+    )
 
 
 def summarize(analysis: dict[str, Any]) -> str:

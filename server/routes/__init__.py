@@ -39,6 +39,9 @@ def setup_routes(app: web.Application) -> None:
     r.add_get("/openapi.json", service.openapi, name="openapi")
     # Where the /docs page asks for the document (its url is relative to /docs).
     r.add_get("/docs/openapi.json", service.openapi, name="docs_openapi")
+    r.add_get("/asyncapi.json", service.asyncapi, name="asyncapi")
+    r.add_get("/problems", service.problem_types, name="problem_types")
+    r.add_get("/problems/{code}", service.problem_type, name="problem_type")
 
     r.add_post("/objects", objects.upload, name="objects_upload")
     r.add_get("/objects/{key:.+}", objects.download, name="objects_download")

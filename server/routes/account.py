@@ -32,6 +32,8 @@ Password = Annotated[str, Field(min_length=1, max_length=1024)]
 # The token of a mailed link (verification, change of address, password reset).
 LinkToken = Annotated[str, Field(min_length=10, max_length=200)]
 
+LINK_INVALID = "This link is unknown, already used or expired."
+
 
 class PasswordChange(Input):
     current_password: Password
@@ -53,7 +55,7 @@ async def change_password(request: web.Request, body: PasswordChange) -> web.Res
         raise not_found("user")
     stored = user["password_hash"]
     if stored is None or not await passwords.verify_password(stored, body.current_password):
-        raise Problem(403, "The current password is wrong.")
+        raise Problem(403, "The current password is wrong.", code="wrong_password")
     await _set_password(pool, user, body.new_password)
     await sessions.end_other_sessions(
         request.app, user["id"], claims.session_id, "password_changed"
@@ -129,7 +131,7 @@ async def request_verification(request: web.Request) -> web.Response:
     if not user["email"]:
         raise invalid("email", "the account has no email to verify")
     if user["email_verified_at"] is not None:
-        raise Problem(409, "This email is verified already.")
+        raise Problem(409, "This email is verified already.", code="already_done")
     await email_flows.send_verification(request, user)
     return json_response({"sent_to": user["email"]}, 202)
 
@@ -151,13 +153,15 @@ async def verify_email(request: web.Request, body: TokenIn) -> web.Response:
     async with request.app[POOL].acquire() as conn, conn.transaction():
         spent = await email_tokens.consume(conn, body.token, ("verify", "change"))
         if spent is None:
-            raise Problem(400, "This link is unknown, already used or expired.")
+            raise Problem(400, LINK_INVALID, code="link_invalid")
         try:
             row = await email_tokens.confirm_email(conn, spent["user_id"], spent["email"])
         except asyncpg.UniqueViolationError:
-            raise Problem(409, "This email belongs to another account now.") from None
+            raise Problem(
+                409, "This email belongs to another account now.", code="email_taken"
+            ) from None
         if row is None:
-            raise Problem(400, "This link was replaced by a newer one.")
+            raise Problem(400, "This link was replaced by a newer one.", code="link_invalid")
     return web.Response(status=204)
 
 
@@ -205,10 +209,10 @@ async def password_reset_confirm(request: web.Request, body: ResetConfirm) -> we
     async with pool.acquire() as conn, conn.transaction():
         spent = await email_tokens.consume(conn, body.token, ("reset",))
         if spent is None:
-            raise Problem(400, "This link is unknown, already used or expired.")
+            raise Problem(400, LINK_INVALID, code="link_invalid")
         user = await db_users.get_user(conn, spent["user_id"])
         if user is None or not user["is_active"]:
-            raise Problem(400, "This link is unknown, already used or expired.")
+            raise Problem(400, LINK_INVALID, code="link_invalid")
         await _set_password(conn, user, body.new_password)
     await sessions.end_other_sessions(request.app, user["id"], None, "password_changed")
     return web.Response(status=204)
@@ -260,18 +264,26 @@ async def _prove_owner(request: web.Request, user: asyncpg.Record, body: DeleteM
         if body.password is None or not await passwords.verify_password(
             user["password_hash"], body.password
         ):
-            raise Problem(403, "Send the account's password to delete it.")
+            raise Problem(403, "Send the account's password to delete it.", code="wrong_password")
         return
     if body.id_token is None:
-        raise Problem(403, "Send a fresh Firebase ID token (id_token) to delete this account.")
+        raise Problem(
+            403,
+            "Send a fresh Firebase ID token (id_token) to delete this account.",
+            code="wrong_password",
+        )
     try:
         claims = await request.app[FIREBASE].verify(body.id_token)
     except FirebaseTokenError as e:
-        raise Problem(403, f"The Firebase ID token was refused: {e}.") from None
+        raise Problem(
+            403, f"The Firebase ID token was refused: {e}.", code="wrong_password"
+        ) from None
     signed_in = claims.get("auth_time")
     fresh = isinstance(signed_in, int) and time.time() - signed_in < FRESH_SIGN_IN
     if claims.get("sub") != user["firebase_uid"] or not fresh:
-        raise Problem(403, "Sign in with Google again, then send the new ID token.")
+        raise Problem(
+            403, "Sign in with Google again, then send the new ID token.", code="wrong_password"
+        )
 
 
 class ExportAccepted(BaseModel):

@@ -225,7 +225,7 @@ async def resolve_report(request: web.Request, body: ResolveIn) -> web.Response:
             note=(body.note or "").strip(),
         )
     except db_reports.AlreadyResolved:
-        raise Problem(409, "This report is already resolved.") from None
+        raise Problem(409, "This report is already resolved.", code="already_done") from None
     except db_reports.NotApplicable as e:
         raise invalid("action", str(e)) from None
     if done is None:
@@ -261,7 +261,7 @@ async def unsuspend_user(request: web.Request, body: NoteIn | None) -> web.Respo
             request.app[POOL], path_username(request), admin=admin, note=note
         )
     except db_reports.NotSuspended:
-        raise Problem(409, "This account is not suspended.") from None
+        raise Problem(409, "This account is not suspended.", code="already_done") from None
     if done is None:
         raise not_found("user")
     user, action = done

@@ -21,10 +21,10 @@ from server.context import ARQ, POOL, SETTINGS, STORE
 from server.errors import not_found
 from server.metrics import JOBS_ENQUEUED
 from server.openapi import endpoint
-from server.params import json_response, path_uuid
+from server.params import Timestamp, json_response, path_uuid
 from server.routes.jobs import Job
-from server.routes.posts import posts_json
-from server.routes.users import Input, public_user
+from server.routes.posts import Post, posts_json
+from server.routes.users import Input, PublicUser, public_user
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +32,9 @@ Occasion = Literal[OCCASIONS]  # type: ignore[valid-type]
 
 
 class Weather(Input):
-    temperature_c: Annotated[float, Field(ge=-60, le=60)]
-    precipitation_mm: Annotated[float, Field(ge=0, le=500)] = 0
-    wind_kmh: Annotated[float, Field(ge=0, le=300)] = 0
+    temperature_c: Annotated[float, Field(ge=-60, le=60, description="Air temperature, °C")]
+    precipitation_mm: Annotated[float, Field(ge=0, le=500, description="Rain or snow, mm")] = 0
+    wind_kmh: Annotated[float, Field(ge=0, le=300, description="Wind speed, km/h")] = 0
 
 
 class RecommendIn(Input):
@@ -47,41 +47,172 @@ class Accepted(BaseModel):
     job: Job
 
 
+class RecommendedItem(BaseModel):
+    garment_id: str
+    slot: str = Field(description="Where it is worn: top, bottom, dress, outer, shoes ...")
+    position: int = Field(ge=0, description="Order in the outfit")
+
+
+class WeatherOut(BaseModel):
+    temperature_c: float = Field(description="°C")
+    precipitation_mm: float = Field(description="mm")
+    wind_kmh: float = Field(description="km/h")
+
+
 class Recommendation(BaseModel):
     id: str
-    rank: int
-    items: list[dict[str, Any]]
+    rank: int = Field(ge=0, description="0 is the best of its batch")
+    items: list[RecommendedItem]
     score: float
-    terms: dict[str, float]
+    terms: dict[str, float] = Field(description="The score's parts by name; they sum to score")
     explanation: str
     occasion: str | None
-    weather: dict[str, Any] | None
-    feedback: str | None
-    created_at: str
+    weather: WeatherOut | None
+    feedback: Literal["liked", "dismissed", "worn"] | None
+    created_at: Timestamp
 
 
 class RecommendationList(BaseModel):
     items: list[Recommendation]
     batch_id: str | None
+    requested: int | None = Field(None, description="Outfits asked for, when fewer came back")
+    reason: str | None = Field(None, description="Why fewer outfits than asked came back")
 
 
 class FeedbackIn(Input):
     feedback: Literal["liked", "dismissed", "worn"]
 
 
+Share = Annotated[float, Field(ge=0, le=1, description="Fraction, 0-1")]
+
+
+class PaletteEntry(BaseModel):
+    hex: str = Field(pattern=r"^#[0-9a-f]{6}$", description="Cluster centre, sRGB")
+    family: str = Field(description="Colour family, e.g. navy")
+    share: Share
+    neutral: bool = Field(description="Mostly neutral colours (black, grey, beige ...)")
+
+
+class Palette(BaseModel):
+    colors: list[PaletteEntry] = Field(description="The wardrobe's main colours, largest first")
+    neutral_share: Share
+    accent_share: Share
+
+
+class CountShare(BaseModel):
+    count: int = Field(ge=0)
+    share: Share
+
+
+class CategoryDistribution(BaseModel):
+    categories: dict[str, CountShare] = Field(description="By garment category")
+    slots: dict[str, int] = Field(description="Garments by outfit slot")
+
+
+class FormalityDistribution(BaseModel):
+    counts: dict[str, int] = Field(description='Garments per formality level, "1" to "5"')
+    mean: float | None = Field(ge=1, le=5, description="null for an empty wardrobe")
+
+
+class SeasonCoverage(BaseModel):
+    garments: int = Field(ge=0, description="Garments wearable in that season")
+    outfits: int = Field(ge=0, description="Core outfits made only of them")
+
+
+class Archetypes(BaseModel):
+    scores: dict[str, float] = Field(description="Cosine affinity (-1..1) to each style")
+    top: list[str] = Field(description="The three closest styles")
+    preferred: list[str] = Field(description="From the style profile")
+    profile_match: float | None = Field(description="Cosine to the preferred styles")
+
+
+class OutfitCounts(BaseModel):
+    count: int = Field(ge=0, description="Core outfits the wardrobe makes")
+    layered_count: int = Field(ge=0, description="Those plus one outer layer")
+
+
+class GarmentVersatility(BaseModel):
+    garment_id: str
+    slot: str
+    outfits: int = Field(ge=0, description="Core outfits it is part of (or goes with)")
+
+
+class Versatility(BaseModel):
+    outfits: OutfitCounts
+    garments: list[GarmentVersatility] = Field(description="By slot, most versatile first")
+
+
+class WornGarment(BaseModel):
+    garment_id: str
+    subcategory: str | None
+    wear_count: int = Field(ge=0)
+
+
+class CostlyGarment(WornGarment):
+    price: float = Field(ge=0)
+    cost_per_wear: float = Field(ge=0, description="price / max(wear_count, 1)")
+
+
+class CostPerWear(BaseModel):
+    median: float | None
+    highest: list[CostlyGarment]
+
+
+class Wear(BaseModel):
+    most_worn: list[WornGarment]
+    least_worn: list[WornGarment]
+    never_worn: int = Field(ge=0)
+    cost_per_wear: CostPerWear
+
+
+class WornOutfits(BaseModel):
+    logged: int = Field(ge=0, description="Outfits logged as worn")
+    distinct: int = Field(ge=0)
+    coherent: int = Field(ge=0, description="Distinct outfits whose pieces all go together")
+    garments_never_in_a_logged_outfit: int = Field(ge=0)
+
+
+class WearStats(BaseModel):
+    wear: Wear
+    worn_outfits: WornOutfits
+
+
+class GapColor(BaseModel):
+    hex: str
+    family: str
+
+
+class Gap(BaseModel):
+    description: str = Field(description="e.g. 'a navy wool coat'")
+    category: str
+    subcategory: str | None
+    slot: str
+    color: GapColor
+    material: str | None
+    formality: int = Field(ge=1, le=5)
+    warmth: int = Field(ge=1, le=5)
+    seasons: list[str]
+    new_outfits: int = Field(ge=0, description="Outfits this piece would add")
+
+
+class Gaps(BaseModel):
+    pieces: list[Gap] = Field(description="Tops, bottoms, dresses, shoes")
+    layers: list[Gap] = Field(description="Outer pieces")
+
+
 class StyleAnalysis(BaseModel):
     id: str
-    garment_count: int
-    palette: dict[str, Any]
-    category_distribution: dict[str, Any]
-    formality_distribution: dict[str, Any]
-    season_coverage: dict[str, Any]
-    archetypes: dict[str, Any]
-    versatility: dict[str, Any]
-    wear_stats: dict[str, Any]
-    gaps: dict[str, Any]
+    garment_count: int = Field(ge=0)
+    palette: Palette
+    category_distribution: CategoryDistribution
+    formality_distribution: FormalityDistribution
+    season_coverage: dict[str, SeasonCoverage] = Field(description="By season")
+    archetypes: Archetypes
+    versatility: Versatility
+    wear_stats: WearStats
+    gaps: Gaps
     summary: str
-    created_at: str
+    created_at: Timestamp
 
 
 async def enqueue_for(
@@ -129,13 +260,15 @@ def recommendation_json(r: asyncpg.Record) -> dict[str, Any]:
 
 @endpoint("My latest outfit recommendations", tags=["ai"], response=RecommendationList)
 async def list_recommendations(request: web.Request) -> web.Response:
-    rows = await db_ai.latest_batch(request.app[POOL], user_id(request), "outfit")
-    return json_response(
-        {
-            "items": [recommendation_json(r) for r in rows],
-            "batch_id": str(rows[0]["batch_id"]) if rows else None,
-        }
-    )
+    pool = request.app[POOL]
+    rows = await db_ai.latest_batch(pool, user_id(request), "outfit")
+    out: dict[str, Any] = {"items": [recommendation_json(r) for r in rows], "batch_id": None}
+    if rows:
+        out["batch_id"] = str(rows[0]["batch_id"])
+        job = await db_jobs.get_job(pool, rows[0]["batch_id"])  # a batch is named by its job
+        result = (job["result"] if job is not None else None) or {}
+        out |= {k: result[k] for k in ("requested", "reason") if k in result}
+    return json_response(out)
 
 
 @endpoint(
@@ -170,7 +303,7 @@ async def latest_style_analysis(request: web.Request) -> web.Response:
 
 
 class Suggestion(BaseModel):
-    user: dict[str, Any]
+    user: PublicUser
     score: float
     explanation: str
 
@@ -180,7 +313,12 @@ class SuggestionList(BaseModel):
 
 
 class ExplorePage(BaseModel):
-    items: list[dict[str, Any]]
+    items: list[Post]
+    source: Literal["personalized", "popular"] = Field(
+        description="personalized: picked for you from likes like yours; popular: recent posts"
+        " most liked, while your picks are computed (job)"
+    )
+    job: Job | None = Field(description="The job computing your picks, when one was started")
 
 
 @endpoint(
@@ -199,8 +337,31 @@ async def refresh_explore(request: web.Request) -> web.Response:
 async def explore(request: web.Request) -> web.Response:
     pool, uid = request.app[POOL], user_id(request)
     picks = await db_ai.latest_targets(pool, uid, "post")
-    rows = await db_posts.explore_posts(pool, uid, [p["target_id"] for p in picks])
-    return json_response({"items": await posts_json(pool, request.app[STORE], rows)})
+    job, source = None, "personalized"
+    if not picks:  # never computed: start now, and show what is popular meanwhile
+        source = "popular"
+        job = await _start_social(request, uid)
+        rows = await db_posts.popular_posts(pool, uid, EXPLORE_COLD_START)
+    else:
+        rows = await db_posts.explore_posts(pool, uid, [p["target_id"] for p in picks])
+    items = await posts_json(pool, request.app[STORE], rows)
+    return json_response({"items": items, "source": source, "job": job})
+
+
+EXPLORE_COLD_START = 30
+
+
+async def _start_social(request: web.Request, uid: Any) -> dict[str, Any] | None:
+    """The explore and people job for `uid` (joined if already queued); best effort."""
+    try:
+        row = await db_jobs.enqueue(
+            request.app[POOL], request.app[ARQ], function="social", kind="social", user_id=uid,
+            args={"count": 30}, dedupe_key=f"social:{uid}",
+        )  # fmt: skip
+    except Exception:
+        log.warning("could not queue the explore job", exc_info=True)
+        return None
+    return db_jobs.job_json(row)
 
 
 @endpoint("People I may want to follow", tags=["ai"], response=SuggestionList)

@@ -141,7 +141,7 @@ async def login(request: web.Request, body: LoginIn) -> web.Response:
     if user is None or stored is None or not matches or not user["is_active"]:
         await throttle.record_failure(redis, throttle.ADDRESS, address)
         await throttle.record_failure(redis, throttle.ACCOUNT, account)
-        raise Problem(401, WRONG_LOGIN)
+        raise Problem(401, WRONG_LOGIN, code="wrong_login")
     await throttle.reset(redis, throttle.ACCOUNT, account)
     if passwords.needs_rehash(stored):
         await db_users.set_password_hash(
@@ -175,9 +175,14 @@ async def refresh(request: web.Request, body: RefreshIn) -> web.Response:
         raise Problem(
             401,
             "This refresh token was already used; every session it belongs to has been signed out.",
+            code="token_reused",
         )
+    if turn.outcome is db_tokens.Outcome.REVOKED:
+        raise Problem(401, "This session has ended (signed out); sign in again.", code="signed_out")
     if turn.issued is None or turn.user_id is None:
-        raise Problem(401, "The refresh token is unknown or has expired.")
+        raise Problem(
+            401, "The refresh token is unknown or has expired.", code="refresh_token_invalid"
+        )
     return json_response(_tokens(request, turn.user_id, turn.issued))
 
 
@@ -213,7 +218,9 @@ async def firebase(request: web.Request, body: FirebaseIn) -> web.Response:
     try:
         claims = await request.app[FIREBASE].verify(body.id_token)
     except FirebaseTokenError as e:
-        raise Problem(401, f"The Firebase ID token was refused: {e}.") from None
+        raise Problem(
+            401, f"The Firebase ID token was refused: {e}.", code="firebase_token_refused"
+        ) from None
     email = claims.get("email") if isinstance(claims.get("email"), str) else None
     verified = claims.get("email_verified") is True
     proven = await _prove_password(request, email, body.password) if verified else None
@@ -233,9 +240,10 @@ async def firebase(request: web.Request, body: FirebaseIn) -> web.Response:
             "An account already uses this email but has not verified it. Sign in to it with its"
             " password, or send {id_token, password} here to link Google sign-in to it.",
             title="Account needs proof",
+            code="account_needs_proof",
         ) from None
     if not user["is_active"]:
-        raise Problem(403, "This account is disabled.")
+        raise Problem(403, "This account is disabled.", code="account_disabled")
     return await _start_session(request, user, 201 if created else 200)
 
 
@@ -256,7 +264,7 @@ async def _prove_password(
         or stored is None
     ):
         await throttle.record_failure(redis, throttle.ACCOUNT, subject)
-        raise Problem(401, WRONG_LOGIN)
+        raise Problem(401, WRONG_LOGIN, code="wrong_login")
     return account["id"]  # type: ignore[no-any-return]
 
 

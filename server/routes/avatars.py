@@ -8,11 +8,18 @@ from typing import Annotated, Any
 
 import asyncpg
 from aiohttp import web
-from pydantic import BaseModel, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from db import avatars as db_avatars
 from db import jobs as db_jobs
-from drape.avatar_inputs import AvatarInputError, normalize_customization, validate_measurements
+from drape.avatar_inputs import (
+    HEIGHT_RATIO_RANGES,
+    MEASUREMENT_RANGES,
+    AvatarInputError,
+    normalize_customization,
+    validate_measurements,
+)
+from realtime.schemas import Avatar
 from server import ratelimit
 from server.auth import user_id
 from server.context import ARQ, POOL, STORE
@@ -23,7 +30,68 @@ from server.routes.jobs import Job
 from server.routes.posts import PageQuery
 from server.routes.users import Input
 
-Measurements = Annotated[dict[str, float], Field(max_length=20)]
+
+def _cm(name: str, what: str) -> Any:
+    lo, hi = MEASUREMENT_RANGES[name]
+    ratio = HEIGHT_RATIO_RANGES.get(name)
+    also = f"; {ratio[0]:g}-{ratio[1]:g} x height" if ratio else ""
+    return Field(
+        None,
+        description=f"{what}, cm ({lo:g}-{hi:g}{also}). Derived from height and the girths"
+        " given when left out.",
+        json_schema_extra={"minimum": lo, "maximum": hi},
+    )
+
+
+class AvatarMeasurements(Input):
+    """Body measurements in centimetres. Only `height` is required: each one left out is
+    derived from it (typical proportions of the body shape), girths scaled by the build of the
+    girths given. A body can be refused over a derived value (say hips too narrow for a large
+    waist): the error says so, and sending that measurement overrides it. `chest` is accepted
+    for `bust`. Plausibility (ranges relative to height and to one another) is checked with the
+    body shape, and each refusal names its field."""
+
+    height: float = Field(
+        description="Standing height, cm (120-220)",
+        json_schema_extra={"minimum": 120, "maximum": 220},
+    )
+    bust: float | None = Field(
+        None,
+        validation_alias=AliasChoices("bust", "chest"),
+        description="Bust or chest girth at its fullest, cm (60-170; 0.4-0.95 x height); `chest`"
+        " is accepted as its name too",
+        json_schema_extra={"minimum": 60, "maximum": 170},
+    )
+    underbust: float | None = _cm("underbust", "Girth just under the bust")
+    waist: float | None = _cm("waist", "Natural waist girth")
+    hips: float | None = _cm("hips", "Hip girth at its fullest")
+    neck: float | None = _cm("neck", "Neck girth")
+    shoulder_width: float | None = _cm("shoulder_width", "Shoulder point to shoulder point")
+    arm_length: float | None = _cm("arm_length", "Shoulder point to wrist")
+    inseam: float | None = _cm("inseam", "Crotch to floor")
+    thigh: float | None = _cm("thigh", "Upper thigh girth")
+    upper_arm: float | None = _cm("upper_arm", "Upper arm girth")
+    calf: float | None = _cm("calf", "Calf girth")
+
+    # Other names are refused by validate_measurements, which names each one and lists the
+    # accepted names (a pydantic refusal could only blame "measurements").
+    model_config = ConfigDict(extra="allow", json_schema_extra={"additionalProperties": False})
+
+    def given(self) -> dict[str, Any]:
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
+class MeasurementsPatch(AvatarMeasurements):
+    """Measurements to change; the others keep their values."""
+
+    height: float | None = Field(  # type: ignore[assignment]
+        None,
+        description="Standing height, cm (120-220)",
+        json_schema_extra={"minimum": 120, "maximum": 220},
+    )
+
+
+Measurements = AvatarMeasurements
 Customization = Annotated[dict[str, str], Field(max_length=10)]
 
 
@@ -34,29 +102,9 @@ class AvatarIn(Input):
 
 
 class AvatarPatch(Input):
-    measurements: Measurements | None = None
+    measurements: MeasurementsPatch | None = None
     customization: Customization | None = None
     name: Annotated[str, Field(min_length=1, max_length=60)] | None = None
-
-
-class Avatar(BaseModel):
-    id: str
-    name: str
-    status: str
-    revision: int
-    is_primary: bool
-    measurements: dict[str, float]
-    measured: dict[str, float]
-    landmarks: dict[str, Any]
-    customization: dict[str, str]
-    morph_targets: list[str]
-    vertex_count: int | None
-    mesh_bytes: int | None
-    mesh_url: str | None
-    preview_url: str | None
-    error: str | None
-    created_at: str
-    updated_at: str
 
 
 class AvatarPage(BaseModel):
@@ -104,7 +152,7 @@ async def _build(request: web.Request, row: asyncpg.Record) -> web.Response:
     limit=ratelimit.Action.JOB,
 )
 async def create_avatar(request: web.Request, body: AvatarIn) -> web.Response:
-    measurements, custom = checked(body.measurements, body.customization)
+    measurements, custom = checked(body.measurements.given(), body.customization)
     row = await db_avatars.create_avatar(
         request.app[POOL],
         user_id(request),
@@ -145,7 +193,7 @@ async def patch_avatar(request: web.Request, body: AvatarPatch) -> web.Response:
         return json_response(await db_avatars.avatar_json(row, request.app[STORE]))
     await ratelimit.check(request, ratelimit.Action.JOB, uid)
     measurements, custom = checked(
-        {**row["measurements"], **(body.measurements or {})},
+        {**row["measurements"], **(body.measurements.given() if body.measurements else {})},
         {**row["customization"], **(body.customization or {})},
     )
     row = await db_avatars.request_change(

@@ -46,7 +46,17 @@ Money = Annotated[Decimal, Field(ge=0, le=Decimal("99999999.99"), decimal_places
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
 Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=80)]
-Subcategory = Annotated[str, StringConstraints(max_length=40)]
+Subcategory = Annotated[
+    str,
+    StringConstraints(max_length=40),
+    Field(
+        description="One of its category's: "
+        + "; ".join(f"{c}: {', '.join(subs)}" for c, subs in taxonomy.CATEGORIES.items()),
+        json_schema_extra={
+            "enum": sorted({s for subs in taxonomy.CATEGORIES.values() for s in subs})
+        },
+    ),
+]
 Search = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 TAG_RE = re.compile(r"^\w[\w\- ]{0,31}$")
 
@@ -174,8 +184,11 @@ class GarmentPatch(GarmentFields):
 class Garment(BaseModel):
     id: str
     name: str
-    category: str
-    subcategory: str | None
+    category: Category = Field(
+        description="What it is (`outerwear` for coats and jackets); where it is worn in an"
+        " outfit is the item's `slot` (`outer` for that layer)"
+    )
+    subcategory: Subcategory | None
     colors: list[Color]
     color_source: Literal["user", "image"]
     pattern: str
@@ -384,7 +397,11 @@ async def complete_image(request: web.Request, body: images.CompleteIn) -> web.R
     )
     if done is None:
         await images.delete_objects(request, list(got.keys.values()))
-        raise Problem(409, "The garment or the upload changed meanwhile; start a new upload.")
+        raise Problem(
+            409,
+            "The garment or the upload changed meanwhile; start a new upload.",
+            code="upload_stale",
+        )
     row, unused = done
     await images.delete_objects(request, [body.key, *unused])
     job = await _extract_colors(request, row)

@@ -5,30 +5,20 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated
 
 from aiohttp import web
 from pydantic import BaseModel, Field
 
 from db import jobs as db_jobs
+from realtime.schemas import Job, JobResult, JobStatus
 from server.auth import user_id
 from server.context import POOL
 from server.errors import not_found
 from server.openapi import endpoint
 from server.params import cursor_values, json_response, next_cursor, path_uuid
 
-
-class Job(BaseModel):
-    id: str
-    kind: str
-    status: str
-    progress: float
-    result: dict[str, Any] | None
-    error: str | None
-    attempts: int
-    created_at: str
-    started_at: str | None
-    finished_at: str | None
+__all__ = ["Job", "JobResult", "JobStatus", "get_job"]
 
 
 @endpoint("A background job's state", tags=["jobs"], response=Job, errors=(404,))
@@ -37,9 +27,6 @@ async def get_job(request: web.Request) -> web.Response:
     if row is None or row["user_id"] != user_id(request):
         raise not_found("job")
     return web.json_response(db_jobs.job_json(row))
-
-
-JobStatus = Literal["queued", "running", "done", "failed"]
 
 
 class JobsQuery(BaseModel):

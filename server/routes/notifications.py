@@ -3,7 +3,7 @@ GET /v1/notifications/grouped: the same notifications as groups, newest first.""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, Field
@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from db import notification_groups as db_groups
 from db import notifications as db_notifications
 from db.common import encode_cursor
+from realtime.schemas import Notification
 from server.auth import user_id
 from server.context import POOL
 from server.openapi import endpoint
@@ -23,7 +24,7 @@ class NotificationsQuery(BaseModel):
 
 
 class NotificationPage(BaseModel):
-    items: list[dict[str, Any]]
+    items: list[Notification]
     next_cursor: str | None
     last_seq: int
 

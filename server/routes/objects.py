@@ -58,9 +58,9 @@ def _check_policy(store: LocalStore, fields: dict[str, str]) -> None:
         raise Problem(400, "Malformed upload fields.") from None
     signed = ("POST", fields["key"], fields["Content-Type"], fields["max_bytes"], fields["expires"])
     if not store.verify(fields["signature"], *signed):
-        raise Problem(403, "The upload signature does not match.")
+        raise Problem(403, "The upload signature does not match.", code="link_expired")
     if expires < time.time():
-        raise Problem(403, "The upload form has expired.")
+        raise Problem(403, "The upload form has expired.", code="link_expired")
 
 
 async def _read_limited(part: BodyPartReader, limit: int) -> bytes:
@@ -86,9 +86,9 @@ async def download(request: web.Request) -> web.StreamResponse:
     except ValueError:
         raise Problem(404, "No such object.") from None
     if not expires.isdigit() or not store.verify(signature, "GET", key, expires):
-        raise Problem(403, "The link is not valid.")
+        raise Problem(403, "The link is not valid.", code="link_expired")
     if int(expires) < time.time():
-        raise Problem(403, "The link has expired.")
+        raise Problem(403, "The link has expired.", code="link_expired")
     info = await store.head(key)
     if info is None:
         raise Problem(404, "No such object.")

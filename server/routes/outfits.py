@@ -311,7 +311,11 @@ async def complete_cover(request: web.Request, body: images.CompleteIn) -> web.R
     )
     if done is None:
         await images.delete_objects(request, list(got.keys.values()))
-        raise Problem(409, "The outfit or the upload changed meanwhile; start a new upload.")
+        raise Problem(
+            409,
+            "The outfit or the upload changed meanwhile; start a new upload.",
+            code="upload_stale",
+        )
     await images.delete_objects(request, [body.key, *done[1]])
     return await _respond(request, done[0])
 

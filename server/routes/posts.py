@@ -19,6 +19,7 @@ from drape import timelines
 from drape.images import DISPLAY_SIDE
 from drape.storage import ObjectStore
 from realtime.context import EMITTER
+from realtime.schemas import IdStr, ServerEvent
 from server import images, moderation, ratelimit
 from server.auth import user_id
 from server.context import ARQ, POOL, SETTINGS, STORE
@@ -81,8 +82,8 @@ class OutfitItemSummary(BaseModel):
     """A garment of a posted outfit, as anyone who may see the post sees it."""
 
     garment_id: str
-    slot: str
-    position: int
+    slot: str = Field(description="Where it is worn in the outfit (see OutfitItem.slot)")
+    position: int = Field(ge=0, le=31)
     name: str
     category: str
     colors: list[ItemColor]
@@ -145,6 +146,45 @@ class LikeState(BaseModel):
     post_id: str
     liked: bool
     like_count: int
+
+
+# Socket.IO events emitted from here (to a post's room, or to followers), catalogued for
+# GET /asyncapi.json beside realtime/schemas.py's.
+
+
+class PostLike(BaseModel):
+    post_id: IdStr
+    like_count: int = Field(ge=0, description="The absolute count after this change")
+    actor_liked: bool = Field(description="Whether the actor now likes it (false: unliked)")
+    liked: bool = Field(
+        description="The same as actor_liked: the ACTOR's state, not the receiver's (kept for"
+        " older clients; REST `liked`/`liked_by_me` are the caller's own)"
+    )
+    actor: Author
+
+
+class PostComment(BaseModel):
+    post_id: IdStr
+    comment: Comment
+    comment_count: int = Field(ge=0)
+
+
+class PostCommentDeleted(BaseModel):
+    post_id: IdStr
+    comment_id: IdStr
+    comment_count: int = Field(ge=0)
+
+
+class FeedPost(BaseModel):
+    post: Post
+
+
+SOCKET_EVENTS = (
+    ServerEvent("post:like", PostLike, "A like or unlike, to the post's subscribers"),
+    ServerEvent("post:comment", PostComment, "A new comment, to the post's subscribers"),
+    ServerEvent("post:comment_deleted", PostCommentDeleted, "A comment went (deleted or removed)"),
+    ServerEvent("feed:post", FeedPost, "A new post, to its author's followers who are online"),
+)
 
 
 async def posts_json(
@@ -224,7 +264,7 @@ async def _push(request: web.Request, notes: list[tuple[uuid.UUID, dict[str, Any
 async def _me(request: web.Request) -> asyncpg.Record:
     me = await db_users.get_user(request.app[POOL], user_id(request))
     if me is None or not me["is_active"]:
-        raise Problem(401, "This account no longer exists.")
+        raise Problem(401, "This account no longer exists.", code="account_inactive")
     return me
 
 
@@ -259,6 +299,10 @@ async def create_post(request: web.Request, body: PostIn) -> web.Response:
 @endpoint(
     "A user's posts (mine by default)",
     tags=["social"],
+    description="A private account's list answers 403 `private_account` to a viewer who does"
+    " not follow it: the account itself is visible (its profile says `can_view_content:"
+    " false`), so the app can offer to follow. One post of it (GET /v1/posts/{id}) answers 404"
+    " `not_found` instead, like any post the viewer may not see: a post id reveals nothing.",
     query=PostsQuery,
     response=PostPage,
     errors=(403, 404),
@@ -271,7 +315,9 @@ async def list_posts(request: web.Request, query: PostsQuery) -> web.Response:
         if author is None:
             raise not_found("user")
     if author is not None and not await db_users.can_see_content(pool, viewer, author):
-        raise forbidden("This account is private; follow it to see its posts.")
+        raise forbidden(
+            "This account is private; follow it to see its posts.", code="private_account"
+        )
     before = cursor_values(query.cursor, datetime, uuid.UUID)
     rows = await db_posts.author_posts(
         pool, viewer, author["id"] if author else viewer, before, query.limit
@@ -332,6 +378,7 @@ async def _like_response(
             {
                 "post_id": str(change.post_id),
                 "like_count": change.like_count,
+                "actor_liked": liked,
                 "liked": liked,
                 "actor": actor,
             },
@@ -500,7 +547,11 @@ async def complete_image(request: web.Request, body: images.CompleteIn) -> web.R
         )
         if unused is None:
             await images.delete_objects(request, list(got.keys.values()))
-            raise Problem(409, "The post or the upload changed meanwhile; start a new upload.")
+            raise Problem(
+                409,
+                "The post or the upload changed meanwhile; start a new upload.",
+                code="upload_stale",
+            )
         await images.delete_objects(request, [body.key, *unused])
         post = await db_posts.get_visible_post(pool, post_id, me)
     [out] = await posts_json(pool, request.app[STORE], [post])

@@ -29,7 +29,7 @@ from server.auth import user_id
 from server.context import ARQ, POOL, REDIS, SETTINGS
 from server.errors import Problem, invalid, not_found
 from server.openapi import endpoint
-from server.params import USERNAME_PATTERN, json_response, path_username
+from server.params import USERNAME_PATTERN, JsonValue, json_response, path_username
 
 EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
 
@@ -76,7 +76,7 @@ class Me(PublicUser):
     website: str | None
     locale: str
     timezone: str
-    preferences: dict[str, Any]
+    preferences: dict[str, JsonValue] = Field(description="The client's own settings, as sent")
     has_password: bool
     firebase_linked: bool
     last_login_at: str | None
@@ -137,13 +137,15 @@ class MeUpdate(Input):
         Annotated[str, StringConstraints(pattern=r"^[A-Za-z_]+(/[A-Za-z0-9_+\-]+){0,2}$")] | None
     ) = None
     is_private: bool | None = None
-    preferences: dict[str, Any] | None = None
+    preferences: dict[str, JsonValue] | None = Field(
+        None, description="Any JSON object the client keeps here, at most 4 KB"
+    )
     # Needed to change the email of an account that has a password.
     current_password: Annotated[str, Field(min_length=1, max_length=1024)] | None = None
 
     @field_validator("preferences")
     @classmethod
-    def small_preferences(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
+    def small_preferences(cls, v: dict[str, JsonValue] | None) -> dict[str, JsonValue] | None:
         if v is not None and len(orjson.dumps(v)) > 4096:
             raise ValueError("must be at most 4 KB of JSON")
         return v
@@ -187,7 +189,7 @@ async def _change_email(
     ):
         raise invalid("current_password", "the account's password is needed to change its email")
     if await db_users.get_by_email(request.app[POOL], email) is not None:
-        raise Problem(409, "This email belongs to another account.")
+        raise Problem(409, "This email belongs to another account.", code="email_taken")
     return await email_flows.start_change(request, row, email)
 
 

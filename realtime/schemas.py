@@ -124,6 +124,10 @@ class Notification(BaseModel):
     post_id: str | None = Field(None, description="For like and comment")
     comment_id: str | None = Field(None, description="For comment")
     created_at: Timestamp
+    group_key: str = Field(
+        description="The group of GET /v1/notifications/grouped this one belongs to: merge it"
+        " into the group shown with that key"
+    )
 
 
 # Avatars ------------------------------------------------------------------------------------
@@ -205,6 +209,17 @@ class AvatarSet(_In):
     customization: dict[str, str] | None = Field(None, description="Partial customization")
 
 
+class UserIds(_In):
+    user_ids: list[IdStr] = Field(max_length=200)
+
+
+class AvatarFit(_In):
+    avatar_id: IdStr
+    chart_id: IdStr | None = Field(None, description="A chart I may read; or garment_id")
+    garment_id: IdStr | None = Field(None, description="A garment of mine with a chart")
+    size: str | None = Field(None, description="A size label to map; default the recommended")
+
+
 class TokenIn(_In):
     token: str = Field(description="A fresh access token of the same account")
 
@@ -270,6 +285,24 @@ class AvatarSetAck(BaseModel):
     revision: int = Field(ge=0, description="avatar:mesh events for this revision will follow")
 
 
+class PresenceAck(BaseModel):
+    ok: Literal[True]
+    statuses: dict[str, Literal["online", "offline"]] = Field(description="By user id")
+    refused: list[IdStr] = Field(description="Accounts I may not watch")
+
+
+class OkAck(BaseModel):
+    ok: Literal[True]
+
+
+class AvatarFitAck(BaseModel):
+    ok: Literal[True]
+    avatar_id: IdStr
+    request_id: str = Field(description="The `avatar:fitmap` that answers carries it")
+    chart_id: IdStr
+    sizes: list[str]
+
+
 class AuthRefreshAck(BaseModel):
     ok: Literal[True]
     expires_at: float = Field(description="The new token's expiry, Unix seconds")
@@ -319,6 +352,58 @@ class ServerRestart(BaseModel):
     reconnect: Literal[True] = Field(description="Reconnect: another process will answer")
 
 
+class Presence(BaseModel):
+    user_id: IdStr
+    online: bool
+
+
+class NotificationRead(BaseModel):
+    """The read marker moved (on any device of the user)."""
+
+    up_to_seq: int = Field(ge=0)
+    unread_count: int = Field(ge=0, description="For the app's badge")
+
+
+class SyncNeeded(BaseModel):
+    reason: Literal["bus_gap"] = Field(
+        description="Events may have been lost between processes: send `sync {after_seq}` and"
+        " re-read what is shown live, as after a reconnect"
+    )
+
+
+class PostViewers(BaseModel):
+    post_id: IdStr
+    count: int = Field(ge=0, description="Accounts watching the post now (at most every 2 s)")
+
+
+class FitDimension(BaseModel):
+    name: str = Field(description="A measurement name, as the avatar's")
+    label: Literal["tight", "fits", "loose"]
+    margin_cm: float = Field(description="To the nearer edge of the size's range: > 0 inside")
+    ease_cm: float = Field(description="The size's range centre minus the body")
+
+
+class AvatarFitmap(BaseModel):
+    """How one size fits the live body, answering an `avatar:fit` (same request_id)."""
+
+    avatar_id: IdStr
+    request_id: str
+    revision: int
+    chart_id: IdStr
+    size: str | None
+    confidence: float
+    position: float | None
+    abstained: bool
+    abstain_reason: str | None
+    alternatives: list[str]
+    dimensions: list[FitDimension]
+    vertex_count: int | None = None
+    ease_half_cm_b64: str | None = Field(
+        None, description="Per-vertex ease in half centimetres, int8, base64, in vertex order"
+    )
+    scale_cm: float | None = None
+
+
 SERVER_EVENTS = (
     ServerEvent("notification", Notification, "A stored notification, with its seq"),
     ServerEvent("job:update", JobUpdate, "A job of the user changed state"),
@@ -326,6 +411,11 @@ SERVER_EVENTS = (
     ServerEvent("session:ended", SessionEnded, "This socket's session ended; it closes next"),
     ServerEvent("post:unsubscribed", PostUnsubscribed, "Taken out of a post's room"),
     ServerEvent("server:restart", ServerRestart, "This process is stopping; reconnect"),
+    ServerEvent("presence", Presence, "A watched account came online or went offline"),
+    ServerEvent("notification:read", NotificationRead, "The read marker moved"),
+    ServerEvent("sync:needed", SyncNeeded, "Live events may have been lost: sync"),
+    ServerEvent("post:viewers", PostViewers, "How many watch a subscribed post"),
+    ServerEvent("avatar:fitmap", AvatarFitmap, "A size's fit on the live avatar"),
 )
 
 CLIENT_EVENTS = (
@@ -335,4 +425,7 @@ CLIENT_EVENTS = (
     ClientEvent("avatar:session", AvatarRef, AvatarSessionAck, "Open a live avatar session"),
     ClientEvent("avatar:set", AvatarSet, AvatarSetAck, "Move sliders; the latest wins"),
     ClientEvent("auth:refresh", TokenIn, AuthRefreshAck, "Keep the socket past the token's expiry"),
+    ClientEvent("presence:watch", UserIds, PresenceAck, "Follow who of these is online"),
+    ClientEvent("presence:unwatch", UserIds, OkAck, "Stop following their presence"),
+    ClientEvent("avatar:fit", AvatarFit, AvatarFitAck, "A size's fit map on the live avatar"),
 )

@@ -382,7 +382,8 @@ ROUTES: dict[str, Check | str] = {
     **{
         name: PUBLIC
         for name in (
-            "healthz readyz metrics openapi docs_openapi docs docs_ui playground playground_asset"
+            "healthz readyz metrics openapi docs_openapi docs docs_ui playground playground_asset "
+            "asyncapi problem_types problem_type"
         ).split()
     },
     **{

@@ -16,6 +16,7 @@ from db import fit as db_fit
 from db import jobs as db_jobs
 from db.common import KEYSET_TOP
 from drape import fit, taxonomy
+from realtime.schemas import FitDimension
 from server import ratelimit
 from server.auth import user_id
 from server.context import ARQ, POOL
@@ -131,13 +132,6 @@ class FitMapAccepted(BaseModel):
     job: Job
 
 
-class DimensionResult(BaseModel):
-    name: str
-    label: Literal["tight", "fits", "loose"]
-    margin_cm: float  # to the nearer edge of the size's range: > 0 inside it, < 0 outside
-    ease_cm: float  # the size's range centre minus the body
-
-
 class FitResult(BaseModel):
     size: str | None
     confidence: float
@@ -145,7 +139,7 @@ class FitResult(BaseModel):
     abstained: bool
     abstain_reason: str | None
     alternatives: list[str]
-    dimensions: list[DimensionResult]
+    dimensions: list[FitDimension]
     chart_id: str | None
     avatar_id: str | None
     body_source: Literal["measured", "requested"] | None

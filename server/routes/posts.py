@@ -19,7 +19,7 @@ from drape import timelines
 from drape.images import DISPLAY_SIDE
 from drape.storage import ObjectStore
 from realtime.context import EMITTER
-from realtime.schemas import IdStr, ServerEvent
+from realtime.schemas import Actor, IdStr, ServerEvent
 from server import images, moderation, ratelimit
 from server.auth import user_id
 from server.context import ARQ, POOL, SETTINGS, STORE
@@ -167,6 +167,7 @@ class PostComment(BaseModel):
     post_id: IdStr
     comment: Comment
     comment_count: int = Field(ge=0)
+    actor: Actor = Field(description="Who commented (the comment's author)")
 
 
 class PostCommentDeleted(BaseModel):

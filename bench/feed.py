@@ -35,7 +35,8 @@ its seq, two Socket.IO emits through Redis). The baseline runs the statement db.
 
 Server, worker, Redis and Postgres CPU come from /proc (the process, and the Postgres backends
 connected to the bench database). Nothing is pinned: servers, worker, Redis, Postgres and the
-load process share both cores.
+load process share both cores. Redis db 15 (BENCH_REDIS_DB to choose another) is flushed before
+and after.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import subprocess
 import time
@@ -97,7 +99,7 @@ from drape.queue import create_queue
 from drape.settings import Settings
 from tests.harness import start_python
 
-REDIS_DB = 15
+REDIS_DB = int(os.environ.get("BENCH_REDIS_DB", "15"))  # flushed before and after
 AUTHORS = 5000
 POSTS_PER_AUTHOR = 40
 VIEWERS = 50

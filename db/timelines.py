@@ -76,7 +76,7 @@ async def feed(
         await timelines.rebuild(queue, viewer)
         return await posts.feed(pool, viewer, before, limit)
     created_at, post_id = before or KEYSET_TOP
-    rows = await pool.fetch(SELECT_PAGE, viewer, got.post_ids, created_at, post_id, limit)
+    rows = await pool.fetch(SELECT_PAGE, viewer, got.hex_ids(), created_at, post_id, limit)
     if got.covers([(r["created_at"], r["id"]) for r in rows], limit):
         return rows
     return await posts.feed(pool, viewer, before, limit)

@@ -241,13 +241,24 @@ return #gone
 class Slice:
     """What a timeline holds past a cursor."""
 
-    post_ids: list[uuid.UUID]
+    # The posts' ids, 16 bytes each, newest first (uuid.UUID objects cost more to make than the
+    # page query that takes them as hex text).
+    ids: list[bytes]
     horizon: int
     # Fewer than asked came back: the timeline holds nothing more between the cursor and the
     # horizon.
     exhausted: bool
     # (score, post id bytes) of the oldest post returned.
     oldest: tuple[int, bytes] | None
+
+    @property
+    def post_ids(self) -> list[uuid.UUID]:
+        return [uuid.UUID(bytes=i) for i in self.ids]
+
+    def hex_ids(self) -> list[str]:
+        """The ids as 32 hex digits, which asyncpg encodes as uuid values without a Python
+        object per id."""
+        return [i.hex() for i in self.ids]
 
     def covers(self, rows: Sequence[tuple[datetime, uuid.UUID]], limit: int) -> bool:
         """Whether a page built from these ids (and the posts merged at read time), whose
@@ -279,20 +290,19 @@ async def page(
     if got is None:
         return None
     horizon, ties, rest = int(got[0]), got[1], got[2]
-    members: list[bytes] = []
-    scores: list[int] = []
+    members: list[bytes] = rest[0::2]
+    scores: list[bytes | str] = rest[1::2]  # only the oldest kept is ever read
     if before is not None:
         below = sorted((m for m in ties if m and m[:16] < before[1].bytes), reverse=True)
-        members += below
-        scores += [int(top)] * len(below)
-    members += rest[0::2]
-    scores += [int(s) for s in rest[1::2]]
+        if below:
+            members = below + members
+            scores = [*([top] * len(below)), *scores]
     members, scores = members[:count], scores[:count]
     return Slice(
-        post_ids=[uuid.UUID(bytes=m[:16]) for m in members],
+        ids=[m[:16] for m in members],
         horizon=horizon,
         exhausted=len(members) < count,
-        oldest=(scores[-1], members[-1][:16]) if members else None,
+        oldest=(int(scores[-1]), members[-1][:16]) if members else None,
     )
 
 

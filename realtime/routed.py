@@ -58,6 +58,9 @@ READY_TIMEOUT = 5.0  # seconds enter_room waits for Redis to acknowledge the roo
 HOST_BYTES = 32  # uuid4().hex
 
 
+STOP_WAIT = 5.0  # seconds shutdown waits for the listener
+
+
 class Deaf(Exception):
     """A bus connection that stopped hearing: its own ping missed, or a room unsubscribed."""
 
@@ -208,9 +211,13 @@ class RoutedManager(DirectDelivery):
         self._task = asyncio.create_task(self._supervise())
 
     async def stop(self) -> None:
+        """Stop listening. Bounded: closing a client whose Redis stopped answering can wait on
+        its connections for as long as the Redis stays silent, and shutdown must not."""
         if self._task is not None:
             self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            done, _ = await asyncio.wait({self._task}, timeout=STOP_WAIT)
+            if not done:
+                log.warning("socket bus listener did not stop within %.0f s", STOP_WAIT)
 
     # Rooms -> channels ---------------------------------------------------------------------
 

@@ -398,11 +398,12 @@ async def comments(
 
 
 # The comment and its replies (which the foreign key would take anyway), counting those that
-# were in the post's comment_count.
+# were in the post's comment_count: shown, by an account that is active (not suspended).
 DELETE_WITH_REPLIES = """
 WITH gone AS (
-    DELETE FROM comments WHERE id = $1 OR parent_id = $1
-    RETURNING hidden_at IS NULL AND removed_at IS NULL AS counted
+    DELETE FROM comments c WHERE id = $1 OR parent_id = $1
+    RETURNING hidden_at IS NULL AND removed_at IS NULL
+              AND (SELECT is_active FROM users WHERE id = c.author_id) AS counted
 )
 SELECT count(*) FILTER (WHERE counted) FROM gone
 """

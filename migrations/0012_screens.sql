@@ -2,14 +2,57 @@
 -- replies and likes on comments, mentions, a wear log with its calendar, and profile photos
 -- through the presigned upload flow.
 
-CREATE EXTENSION IF NOT EXISTS pg_trgm;
+-- Trigram similarity comes from pg_trgm, with GIN indexes for it. A Postgres without the
+-- extension (the embedded one `make run` starts when none is configured ships no contrib) gets
+-- plain SQL functions and operators of the same names and meaning instead, unindexed: slower
+-- typo search, the same answers for similarity (word_similarity there is the best similarity to
+-- one word of the text, close to pg_trgm's for names).
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'pg_trgm') THEN
+        CREATE EXTENSION IF NOT EXISTS pg_trgm;
+        CREATE INDEX users_username_trgm_idx ON users USING gin (lower(username) gin_trgm_ops);
+        CREATE INDEX users_display_name_trgm_idx ON users
+            USING gin (lower(display_name) gin_trgm_ops);
+        RETURN;
+    END IF;
+    CREATE FUNCTION trigrams(t text) RETURNS text[] LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $f$
+        SELECT coalesce(array_agg(DISTINCT substr(w, i, 3)), '{}')
+        FROM regexp_split_to_table(lower(t), '[^[:alnum:]]+') AS x(word)
+        CROSS JOIN LATERAL (SELECT '  ' || x.word || ' ' AS w) p
+        CROSS JOIN LATERAL generate_series(1, length(p.w) - 2) AS i
+        WHERE x.word <> ''
+    $f$;
+    CREATE FUNCTION similarity(a text, b text) RETURNS real LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $f$
+        SELECT CASE WHEN cardinality(u) = 0 THEN 0
+                    ELSE (SELECT count(*) FROM unnest(trigrams(a)) x WHERE x = ANY(trigrams(b)))::real
+                         / cardinality(u) END
+        FROM (SELECT ARRAY(SELECT unnest(trigrams(a)) UNION SELECT unnest(trigrams(b))) AS u) s
+    $f$;
+    CREATE FUNCTION word_similarity(a text, b text) RETURNS real LANGUAGE sql IMMUTABLE
+    PARALLEL SAFE AS $f$
+        SELECT coalesce(max(similarity(a, w)), 0)
+        FROM regexp_split_to_table(b, '[^[:alnum:]]+') AS w WHERE w <> ''
+    $f$;
+    CREATE FUNCTION similar_enough(a text, b text) RETURNS boolean LANGUAGE sql STABLE AS $f$
+        SELECT similarity(a, b) >= coalesce(
+            nullif(current_setting('pg_trgm.similarity_threshold', true), '')::real, 0.3)
+    $f$;
+    CREATE FUNCTION word_similar_enough(a text, b text) RETURNS boolean LANGUAGE sql STABLE AS $f$
+        SELECT word_similarity(a, b) >= coalesce(
+            nullif(current_setting('pg_trgm.word_similarity_threshold', true), '')::real, 0.6)
+    $f$;
+    CREATE OPERATOR % (LEFTARG = text, RIGHTARG = text, FUNCTION = similar_enough);
+    CREATE OPERATOR <% (LEFTARG = text, RIGHTARG = text, FUNCTION = word_similar_enough);
+END
+$$;
 
 -- Search -----------------------------------------------------------------------------------------
 -- People by username or display name: usernames by prefix (a byte-wise range), display names by
--- the start of a word and usernames by trigram similarity (typo-tolerant) on GIN trigram indexes.
+-- the start of a word and usernames by trigram similarity (typo-tolerant) on GIN trigram indexes
+-- (created above, with the extension).
 CREATE INDEX users_username_prefix_idx ON users (lower(username) text_pattern_ops);
-CREATE INDEX users_username_trgm_idx ON users USING gin (lower(username) gin_trgm_ops);
-CREATE INDEX users_display_name_trgm_idx ON users USING gin (lower(display_name) gin_trgm_ops);
 -- Posts by the words of their caption.
 CREATE INDEX posts_caption_search_idx ON posts USING gin (to_tsvector('simple', caption));
 

@@ -3,13 +3,14 @@ and each garment's wear statistics (most and least worn, idle ones, cost per wea
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Final, Literal
 
 import asyncpg
 from aiohttp import web
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, Field, model_validator
 
 from db import wears as db_wears
 from db.common import encode_cursor, iso
@@ -65,16 +66,26 @@ class WearPage(BaseModel):
     next_cursor: str | None
 
 
+def _iso_date(value: object) -> object:
+    """Only YYYY-MM-DD: pydantic would also read "0" as a Unix time, which no client means."""
+    if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("a date as YYYY-MM-DD")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date), Field(json_schema_extra={"format": "date"})]
+
+
 class WearsQuery(BaseModel):
-    since: date | None = None
-    until: date | None = None
+    since: IsoDate | None = None
+    until: IsoDate | None = None
     limit: Annotated[int, Field(ge=1, le=100)] = 20
     cursor: Annotated[str, Field(max_length=200)] | None = None
 
 
 class CalendarQuery(BaseModel):
-    since: date
-    until: date
+    since: IsoDate
+    until: IsoDate
 
     @model_validator(mode="after")
     def bounded(self) -> CalendarQuery:

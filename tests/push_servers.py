@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
-import ipaddress
 import os
 import secrets
 import time
@@ -30,13 +28,11 @@ import http_ece
 import jwt
 import orjson
 from aiohttp import web
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import NameOID
 
 from drape.push import FCM_SCOPE, b64url, b64url_decode
-from tests.harness import free_port
+from tests.harness import free_port, self_signed_cert
 
 
 @dataclass
@@ -210,32 +206,6 @@ class FcmServer(Behaviour):
 # APNs -------------------------------------------------------------------------------------------
 
 
-def self_signed_cert(workdir: Path) -> tuple[Path, Path]:
-    """A certificate for 127.0.0.1 (and the CA bundle that trusts it: the same file)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file = workdir / "apns-cert.pem", workdir / "apns-key.pem"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_text(_pem_private(key))
-    return cert_file, key_file
-
-
 class ApnsServer(Behaviour):
     team_id = "TEAM123456"
     key_id = "KEY1234567"
@@ -248,7 +218,7 @@ class ApnsServer(Behaviour):
         self.signing_key = ec.generate_private_key(ec.SECP256R1())
         self.key_file = workdir / "AuthKey_test.p8"
         self.key_file.write_text(_pem_private(self.signing_key))
-        self.cert_file, self._tls_key = self_signed_cert(workdir)
+        self.cert_file, self._tls_key = self_signed_cert(workdir, prefix="apns-")
         self.provider_tokens: set[str] = set()
         self.http_versions: set[str] = set()
         self._stop = asyncio.Event()

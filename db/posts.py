@@ -161,21 +161,31 @@ async def feed(
     return await pool.fetch(SELECT_FEED, viewer, created_at, post_id, limit)
 
 
-# A removed post is gone for its author too; a hidden one already left the count.
+# A removed post is gone for its author too; a hidden one already left the count. The image
+# keys are read from the statement's snapshot, before the cascade takes their rows.
 DELETE_POST = """
 WITH d AS (
     DELETE FROM posts WHERE id = $1 AND author_id = $2 AND removed_at IS NULL
-    RETURNING author_id, hidden_at IS NULL AS counted
+    RETURNING author_id, image_key, hidden_at IS NULL AS counted
 ), bump AS (
     UPDATE users SET post_count = greatest(post_count - 1, 0)
     WHERE id IN (SELECT author_id FROM d WHERE counted)
 )
-SELECT author_id FROM d
+SELECT array(
+    SELECT image_key FROM post_images WHERE post_id = $1
+    UNION SELECT image_key FROM d WHERE image_key IS NOT NULL
+) AS keys
+FROM d
 """
 
 
-async def delete_post(pool: asyncpg.Pool, post_id: uuid.UUID, author_id: uuid.UUID) -> bool:
-    return await pool.fetchval(DELETE_POST, post_id, author_id) is not None
+async def delete_post(
+    pool: asyncpg.Pool, post_id: uuid.UUID, author_id: uuid.UUID
+) -> list[str] | None:
+    """Delete the author's post; returns the keys of its stored images (to delete once this has
+    committed), or None if there was no such post."""
+    keys = await pool.fetchval(DELETE_POST, post_id, author_id)
+    return None if keys is None else list(keys)
 
 
 # Likes ------------------------------------------------------------------------------------------
@@ -804,6 +814,30 @@ async def remove_image(
         await conn.executemany(APPEND_IMAGE, [(post_id, i, k) for i, k in enumerate(keys)])
         await conn.execute(SYNC_FIRST, post_id)
         return gone
+
+
+class ImagesChanged(ValueError):
+    """The order sent is not one of the post's images as they are now."""
+
+
+async def reorder_images(
+    pool: asyncpg.Pool, author_id: uuid.UUID, post_id: uuid.UUID, positions: list[int]
+) -> bool:
+    """Put the author's post's images in a new order: `positions` lists the current positions
+    in the order wanted, each once. False if there is no such post of theirs; ImagesChanged if
+    `positions` does not name every image there is now exactly once."""
+    async with pool.acquire() as conn, conn.transaction():
+        if await conn.fetchrow(LOCK_OWN_POST, post_id, author_id) is None:
+            return False
+        keys = [r["image_key"] for r in await conn.fetch(LOCK_IMAGES, post_id)]
+        if sorted(positions) != list(range(len(keys))):
+            raise ImagesChanged(f"the post has {len(keys)} images")
+        await conn.execute(DROP_IMAGES, post_id)
+        await conn.executemany(
+            APPEND_IMAGE, [(post_id, i, keys[p]) for i, p in enumerate(positions)]
+        )
+        await conn.execute(SYNC_FIRST, post_id)
+        return True
 
 
 SELECT_POPULAR = f"""

@@ -79,6 +79,8 @@ _SPECIFIC = [
                 " email verified, a report resolved, an account not suspended)."),
     ProblemType("upload_stale", 409, "Upload stale", "The resource or the upload changed"
                 " meanwhile, or the upload was used already; start a new upload."),
+    ProblemType("images_changed", 409, "Images changed", "The order sent does not name each"
+                " of the post's images once as they are now; read the post and send it again."),
     ProblemType("too_large", 413, "Too large", "The body or the file is over the size"
                 " allowed."),
     ProblemType("not_json", 415, "Not JSON", "Send the body as application/json."),

@@ -229,6 +229,8 @@ async def post_edits_refused(api: Api, w: World, me: str, other: str, pool: asyn
     r = await api.post(f"/v1/posts/{theirs}/images", token=token, json={"key": "x"})
     assert r.status == 404, await r.text()
     assert (await api.delete(f"/v1/posts/{theirs}/images/0", token=token)).status == 404
+    r = await api.put(f"/v1/posts/{theirs}/images/order", token=token, json={"positions": [0]})
+    assert r.status == 404, await r.text()
     assert (await api.put(f"/v1/posts/{theirs}/save", token=token)).status == 404
 
 
@@ -353,6 +355,7 @@ ROUTES: dict[str, Check | str] = {
     "post_update": post_edits_refused,
     "post_images_add": post_edits_refused,
     "post_image_remove": post_edits_refused,
+    "post_images_order": post_edits_refused,
     "post_save": post_edits_refused,
     "post_unsave": "takes a post out of my own saved ones; answers nothing of anyone",
     "me_saved": saved_absent,

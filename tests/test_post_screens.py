@@ -7,7 +7,8 @@ from typing import Any
 
 import asyncpg
 
-from tests.conftest import Api, User
+from server.context import STORE
+from tests.conftest import Api, RunningApp, User
 from tests.social_helpers import new_comment, new_post
 from tests.wardrobe_helpers import quick_users
 
@@ -222,3 +223,70 @@ async def test_several_images_per_post_in_order(api: Api, pool: asyncpg.Pool) ->
     )
     r = await add(author.token, "#ffffff")
     assert r.status == 409, await r.text()
+
+
+async def _post_with_images(api: Api, author: User, colors: tuple[str, ...]) -> tuple[str, Any]:
+    from tests.wardrobe_helpers import image_bytes, post_form
+
+    post = await new_post(api, author)
+    body: Any = None
+    for color in colors:
+        r = await api.post(
+            f"/v1/posts/{post}/image", token=author.token, json={"content_type": "image/png"}
+        )
+        form = await _ok(r, 201)
+        assert await post_form(form, image_bytes("PNG", (120, 90), (color,)), "image/png") in (
+            200,
+            201,
+            204,
+        )
+        r = await api.post(
+            f"/v1/posts/{post}/images", token=author.token, json={"key": form["key"]}
+        )
+        body = await _ok(r, 201)
+    return post, body
+
+
+async def test_reordering_a_posts_images(api: Api, pool: asyncpg.Pool) -> None:
+    author, other = await quick_users(api, pool, "arranger", "onlooker")
+    post, body = await _post_with_images(api, author, ("#ff0000", "#00ff00", "#0000ff"))
+    red, green, blue = (i["url"] for i in body["images"])
+
+    def path(u: str) -> str:  # signed URLs differ per call; the object's path does not
+        return u.split("?")[0]
+
+    order = f"/v1/posts/{post}/images/order"
+    body = await _ok(await api.put(order, token=author.token, json={"positions": [2, 0, 1]}))
+    assert [path(i["url"]) for i in body["images"]] == [path(blue), path(red), path(green)]
+    assert [i["position"] for i in body["images"]] == [0, 1, 2]
+    assert path(body["image_url"]) == path(blue)  # the first image is the cover
+    seen = await _ok(await api.get(f"/v1/posts/{post}", token=other.token))
+    assert [path(i["url"]) for i in seen["images"]] == [path(blue), path(red), path(green)]
+
+    # Not the author's post, not a permutation of the images there are: refused, nothing moves.
+    assert (await api.put(order, token=other.token, json={"positions": [0, 1, 2]})).status == 404
+    for bad in ([0, 1], [0, 1, 1], [0, 1, 3], [0, 1, 2, 3], [], "012", [0, 1, "x"]):
+        r = await api.put(order, token=author.token, json={"positions": bad})
+        assert r.status in (409, 422), (bad, r.status)
+        assert r.content_type == "application/problem+json"
+    assert (await api.put(order, token=author.token, json={})).status == 422
+    again = await _ok(await api.get(f"/v1/posts/{post}", token=author.token))
+    assert [path(i["url"]) for i in again["images"]] == [path(blue), path(red), path(green)]
+    assert (await api.put(order, json={"positions": [0, 1, 2]})).status == 401
+
+
+async def test_deleting_a_post_removes_its_stored_images(
+    api: Api, pool: asyncpg.Pool, server: RunningApp
+) -> None:
+    [author] = await quick_users(api, pool, "tidy")
+    post, _ = await _post_with_images(api, author, ("#ff0000", "#00ff00"))
+    kept, _ = await _post_with_images(api, author, ("#0000ff",))
+    store = server.app[STORE]
+
+    async def keys(p: str) -> list[str]:
+        return [k async for k in store.keys(f"posts/{author.id}/{p}/")]
+
+    assert len(await keys(post)) == 2
+    await _ok(await api.delete(f"/v1/posts/{post}", token=author.token), 204)
+    assert await keys(post) == []
+    assert len(await keys(kept)) == 1

@@ -21,7 +21,8 @@ from tests.conftest import Api, RunningApp
 from tests.harness import Stack
 from tests.test_account_deletion import PASSWORD, _keys, _life_of, _rows_naming
 
-OBJECTS = 400  # one delete request each on the S3 server: the purge takes a while
+OBJECTS = 1200  # one delete request each on the S3 server: the purge takes a while (on an idle
+# machine 400 were all gone before the first look)
 POSTS = 2000  # with a like and a comment of the other account's on each
 
 

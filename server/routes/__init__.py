@@ -93,6 +93,7 @@ def setup_routes(app: web.Application) -> None:
     r.add_post("/v1/posts/{id}/image/complete", posts.complete_image, name="post_image_complete")
     r.add_post("/v1/posts/{id}/images", posts.add_image, name="post_images_add")
     r.add_delete("/v1/posts/{id}/images/{position}", posts.remove_image, name="post_image_remove")
+    r.add_put("/v1/posts/{id}/images/order", posts.reorder_images, name="post_images_order")
     r.add_put("/v1/posts/{id}/like", posts.like, name="post_like")
     r.add_delete("/v1/posts/{id}/like", posts.unlike, name="post_unlike")
     r.add_get("/v1/posts/{id}/comments", posts.list_comments, name="post_comments")

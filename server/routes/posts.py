@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import asyncpg
 from aiohttp import web
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from db import follows as db_follows
 from db import posts as db_posts
@@ -37,6 +37,20 @@ class PostIn(Input):
 class PageQuery(BaseModel):
     limit: Annotated[int, Field(ge=1, le=100)] = 20
     cursor: Annotated[str, Field(max_length=200)] | None = None
+
+
+class ImageOrderIn(Input):
+    # The current positions in the order wanted: [2, 0, 1] moves the third image first.
+    positions: Annotated[
+        list[Annotated[int, Field(ge=0, le=9)]], Field(min_length=1, max_length=10)
+    ]
+
+    @field_validator("positions")
+    @classmethod
+    def _each_once(cls, v: list[int]) -> list[int]:
+        if len(set(v)) != len(v):
+            raise ValueError("each position may appear only once")
+        return v
 
 
 class PostPatch(Input):
@@ -337,12 +351,14 @@ async def get_post(request: web.Request) -> web.Response:
     return json_response(post)
 
 
-@endpoint("Delete my post", tags=["social"], status=204, errors=(404,))
+@endpoint("Delete my post and its stored images", tags=["social"], status=204, errors=(404,))
 async def delete_post(request: web.Request) -> web.Response:
     post_id, me = path_uuid(request, "id", "post"), user_id(request)
-    if not await db_posts.delete_post(request.app[POOL], post_id, me):
+    keys = await db_posts.delete_post(request.app[POOL], post_id, me)
+    if keys is None:
         raise not_found("post")
     await timelines.forget_post(request.app[ARQ], post_id, me)
+    await images.delete_objects(request, keys)
     return web.Response(status=204)
 
 
@@ -730,6 +746,30 @@ async def remove_image(request: web.Request) -> web.Response:
     if gone is None:
         raise not_found("image")
     await images.delete_objects(request, [gone])
+    [out] = await posts_json(
+        pool, request.app[STORE], [await db_posts.get_visible_post(pool, post_id, me)]
+    )
+    return json_response(out)
+
+
+@endpoint(
+    "Put my post's images in a new order (the first is the cover, image_url)",
+    tags=["social"],
+    body=ImageOrderIn,
+    response=Post,
+    errors=(404, 409),
+)
+async def reorder_images(request: web.Request, body: ImageOrderIn) -> web.Response:
+    pool, me, post_id = request.app[POOL], user_id(request), path_uuid(request, "id", "post")
+    try:
+        if not await db_posts.reorder_images(pool, me, post_id, body.positions):
+            raise not_found("post")
+    except db_posts.ImagesChanged as e:
+        raise Problem(
+            409,
+            f"positions must name each of the post's images once: {e}.",
+            code="images_changed",
+        ) from None
     [out] = await posts_json(
         pool, request.app[STORE], [await db_posts.get_visible_post(pool, post_id, me)]
     )

@@ -21,7 +21,8 @@ first; one inside the timeline (after the viewer's 400th newest post); one past 
 timeline keeps (after the 1,000th: Postgres answers). GET /v1/me (bearer check and one
 primary-key query) on the timelines server is the small read they are held against. Ceilings:
 the same SQL (for timelines db.timelines.feed, its Redis script included) run from this process
-through asyncpg, same concurrency, a pool of the server's size (DB_POOL_MAX = 10).
+through asyncpg, same concurrency, a pool of the server's size (DB_POOL_MAX: 10, or
+BENCH_POOL_MAX).
 
 Fan-out: POST /v1/posts by the author with 10,000 followers, one post at a time, timed from the
 request until the worker's fan-out job has left the queue; then every follower's timeline is
@@ -108,7 +109,8 @@ LIKERS = 500
 PAGE = 20
 INSIDE = 400  # a page inside the timeline starts after the viewer's 400th newest post
 DEEP = 1000  # the deep page starts after the viewer's 1,000th newest post, past the 800 kept
-POOL_MAX = 10  # the server's DB_POOL_MAX, and the ceiling's pool
+# The server's DB_POOL_MAX and the ceiling's pool (BENCH_POOL_MAX to try another size).
+POOL_MAX = int(os.environ.get("BENCH_POOL_MAX", "10"))
 CELEBRITY_POSTS = 40
 
 INSERT_POSTS = """

@@ -810,10 +810,15 @@ async def remove_image(
         if not 0 <= position < len(keys):
             return None
         gone = keys.pop(position)
-        await conn.execute(DROP_IMAGES, post_id)
-        await conn.executemany(APPEND_IMAGE, [(post_id, i, k) for i, k in enumerate(keys)])
-        await conn.execute(SYNC_FIRST, post_id)
+        await _rewrite_images(conn, post_id, keys)
         return gone
+
+
+async def _rewrite_images(conn: asyncpg.Connection, post_id: uuid.UUID, keys: list[str]) -> None:
+    """The post's images become `keys`, in order (its rows locked by LOCK_IMAGES)."""
+    await conn.execute(DROP_IMAGES, post_id)
+    await conn.executemany(APPEND_IMAGE, [(post_id, i, k) for i, k in enumerate(keys)])
+    await conn.execute(SYNC_FIRST, post_id)
 
 
 class ImagesChanged(ValueError):
@@ -832,11 +837,7 @@ async def reorder_images(
         keys = [r["image_key"] for r in await conn.fetch(LOCK_IMAGES, post_id)]
         if sorted(positions) != list(range(len(keys))):
             raise ImagesChanged(f"the post has {len(keys)} images")
-        await conn.execute(DROP_IMAGES, post_id)
-        await conn.executemany(
-            APPEND_IMAGE, [(post_id, i, keys[p]) for i, p in enumerate(positions)]
-        )
-        await conn.execute(SYNC_FIRST, post_id)
+        await _rewrite_images(conn, post_id, [keys[p] for p in positions])
         return True
 
 

@@ -724,10 +724,7 @@ async def add_image(request: web.Request, body: images.CompleteIn) -> web.Respon
         await images.delete_objects(request, list(got.keys.values()))
         raise Problem(409, f"The post has {db_posts.MAX_IMAGES} images, or changed meanwhile.")
     await images.delete_objects(request, [body.key])
-    [out] = await posts_json(
-        pool, request.app[STORE], [await db_posts.get_visible_post(pool, post_id, me)]
-    )
-    return json_response(out, 201)
+    return await _my_post(request, post_id, 201)
 
 
 @endpoint(
@@ -746,10 +743,7 @@ async def remove_image(request: web.Request) -> web.Response:
     if gone is None:
         raise not_found("image")
     await images.delete_objects(request, [gone])
-    [out] = await posts_json(
-        pool, request.app[STORE], [await db_posts.get_visible_post(pool, post_id, me)]
-    )
-    return json_response(out)
+    return await _my_post(request, post_id)
 
 
 @endpoint(
@@ -770,7 +764,13 @@ async def reorder_images(request: web.Request, body: ImageOrderIn) -> web.Respon
             f"positions must name each of the post's images once: {e}.",
             code="images_changed",
         ) from None
+    return await _my_post(request, post_id)
+
+
+async def _my_post(request: web.Request, post_id: uuid.UUID, status: int = 200) -> web.Response:
+    """The answer of an edit of my post: the post as it is now."""
+    pool, me = request.app[POOL], user_id(request)
     [out] = await posts_json(
         pool, request.app[STORE], [await db_posts.get_visible_post(pool, post_id, me)]
     )
-    return json_response(out)
+    return json_response(out, status)

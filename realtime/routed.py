@@ -59,10 +59,15 @@ HOST_BYTES = 32  # uuid4().hex
 
 
 STOP_WAIT = 5.0  # seconds shutdown waits for the listener
+STOP_AGAIN = 0.25  # seconds between cancellations of a listener that has not stopped yet
 
 
 class Deaf(Exception):
     """A bus connection that stopped hearing: its own ping missed, or a room unsubscribed."""
+
+
+class Stopped(Exception):
+    """The listener was told to stop."""
 
 
 def room_channel(channel: str, namespace: str, room: Any) -> str:
@@ -200,6 +205,7 @@ class RoutedManager(DirectDelivery):
         self._sid_rooms: dict[tuple[str, str], set[Any]] = {}
         self._pongs: dict[str, float] = {}
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def initialize(self) -> None:
         # python-socketio calls this lazily; the listener is started by `start` instead.
@@ -211,13 +217,25 @@ class RoutedManager(DirectDelivery):
         self._task = asyncio.create_task(self._supervise())
 
     async def stop(self) -> None:
-        """Stop listening. Bounded: closing a client whose Redis stopped answering can wait on
-        its connections for as long as the Redis stays silent, and shutdown must not."""
-        if self._task is not None:
-            self._task.cancel()
-            done, _ = await asyncio.wait({self._task}, timeout=STOP_WAIT)
-            if not done:
-                log.warning("socket bus listener did not stop within %.0f s", STOP_WAIT)
+        """Stop listening, within STOP_WAIT: closing a client whose Redis stopped answering can
+        wait on its connections for as long as the Redis stays silent, and shutdown must not.
+
+        One cancellation is not enough: the subscriber's library (anyio cancel scopes inside
+        coredis) can absorb a cancellation that lands while it waits for a message, and the
+        listener then reads on. So the listener is cancelled again until it ends, and it stops
+        by itself at its next message (its own pings come every PING_EVERY seconds) or
+        reconnection once `_stopping` is set. A listener left running would keep the event
+        loop's own shutdown (which cancels each task once) waiting forever."""
+        self._stopping = True
+        task = self._task
+        if task is None:
+            return
+        deadline = time.monotonic() + STOP_WAIT
+        while not task.done() and time.monotonic() < deadline:
+            task.cancel()
+            await asyncio.wait({task}, timeout=STOP_AGAIN)
+        if not task.done():
+            log.warning("socket bus listener did not stop within %.0f s", STOP_WAIT)
 
     # Rooms -> channels ---------------------------------------------------------------------
 
@@ -276,22 +294,25 @@ class RoutedManager(DirectDelivery):
     # Listening -----------------------------------------------------------------------------
 
     async def _supervise(self) -> None:
-        while True:  # the bus client itself could not open (e.g. no cluster node answers)
+        while not self._stopping:  # the bus client could not open (e.g. no cluster node answers)
             try:
                 await self.bus.run(self._listen_forever)
             except Exception:
+                if self._stopping:
+                    break
                 log.warning("socket bus unreachable; trying again", exc_info=True)
             self.listening.clear()
             await asyncio.sleep(RETRY_DELAY)
+        self.listening.clear()
 
     async def _listen_forever(self) -> None:
         first = True
-        while True:
+        while not self._stopping:
             try:
                 await self._listen(first)
             except Exception:
                 task = asyncio.current_task()
-                if task is not None and task.cancelling():
+                if (task is not None and task.cancelling()) or self._stopping:
                     raise
                 log.warning("socket bus connection lost; subscribing again", exc_info=True)
             self.listening.clear()
@@ -338,6 +359,8 @@ class RoutedManager(DirectDelivery):
         )
 
     async def _receive(self, message: Any) -> None:
+        if self._stopping:
+            raise Stopped
         kind = message["type"]
         channel = message["channel"]
         channel = channel.decode() if isinstance(channel, bytes) else channel

@@ -148,13 +148,24 @@ class Stack:
     async def worker(self, **env: str) -> Proc:
         return await self._spawn("worker", "workers", **env)
 
-    async def aclose(self, sig: int = signal.SIGKILL) -> None:
-        """Send `sig` to every process still running, then wait for all of them to exit."""
+    async def aclose(self, sig: int = signal.SIGKILL, timeout: float = 30) -> None:
+        """Send `sig` to every process still running, then wait for all of them to exit. One
+        that is still running after `timeout` seconds is killed and named in an AssertionError:
+        a shutdown that hangs is a failure to see, not a test session that never ends."""
         for proc in self.procs:
             if proc.running:
                 proc.process.send_signal(sig)
+        deadline = asyncio.get_running_loop().time() + timeout
+        hung: list[str] = []
         for proc in self.procs:
-            await proc.process.wait()
+            left = max(0.0, deadline - asyncio.get_running_loop().time())
+            try:
+                await asyncio.wait_for(proc.process.wait(), left)
+            except TimeoutError:
+                hung.append(f"{proc.name} (pid {proc.process.pid})")
+                proc.process.kill()
+                await proc.process.wait()
+        assert not hung, f"did not exit within {timeout:.0f} s of signal {sig}: {hung}"
 
 
 class OwnRedis:

@@ -40,7 +40,9 @@ POST_FIELDS = """
 p.id, p.caption, p.outfit_id, p.image_key, p.like_count, p.comment_count, p.created_at,
 p.author_id, u.username AS author_username, u.display_name AS author_display_name,
 u.avatar_url AS author_avatar_url,
-EXISTS (SELECT 1 FROM likes l WHERE l.post_id = p.id AND l.user_id = $1) AS liked_by_me
+EXISTS (SELECT 1 FROM likes l WHERE l.post_id = p.id AND l.user_id = $1) AS liked_by_me,
+ARRAY(SELECT i.image_key FROM post_images i WHERE i.post_id = p.id ORDER BY i.position)
+    AS image_keys
 """
 
 
@@ -756,6 +758,8 @@ async def images_of(
 ) -> dict[uuid.UUID, list[str]]:
     """The image keys of a page of posts, in order, in one query."""
     out: dict[uuid.UUID, list[str]] = {}
+    if not post_ids:
+        return out
     for r in await conn.fetch(POST_IMAGES, post_ids):
         out.setdefault(r["post_id"], []).append(r["image_key"])
     return out

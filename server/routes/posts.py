@@ -205,13 +205,17 @@ SOCKET_EVENTS = (
 async def posts_json(
     conn: asyncpg.Pool | asyncpg.Connection, store: ObjectStore, rows: list[asyncpg.Record]
 ) -> list[dict[str, Any]]:
-    """A page of posts with their outfits, fetched together (no query per post)."""
+    """A page of posts with their outfits, fetched together (no query per post). Rows selected
+    with db.posts.POST_FIELDS carry their image keys; others have them looked up here."""
     outfits = await db_posts.outfit_summaries(
         conn, list({r["outfit_id"] for r in rows if r["outfit_id"] is not None})
     )
     for outfit in outfits.values():
         outfit["items"] = [await _item_json(store, item) for item in outfit["items"]]
-    pictures = await db_posts.images_of(conn, [r["id"] for r in rows])
+    pictures = {r["id"]: keys for r in rows if (keys := r.get("image_keys")) is not None}
+    pictures.update(
+        await db_posts.images_of(conn, [r["id"] for r in rows if r["id"] not in pictures])
+    )
     out = []
     for r in rows:
         out.append(

@@ -35,9 +35,8 @@ def like_prefix(text: str) -> str:
 # followed accounts that match (each followee looked up by its key: matching the names of the
 # whole table by trigrams and then joining cost twice as much); then, if those are fewer than
 # FEW and the query has five letters or more, usernames or display-name words close to it by
-# trigrams (a typo). Ranked: the exact
-# username, then prefixes, then closeness, with a lift for accounts the viewer follows and a
-# little for popularity.
+# trigrams (a typo). Ranked: the exact username, then prefixes, then closeness, with a lift for
+# accounts the viewer follows and a little for popularity.
 SEARCH_PEOPLE = f"""
 WITH followed AS MATERIALIZED (
     SELECT followee_id FROM follows WHERE follower_id = $1 AND status = 'active'

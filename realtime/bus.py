@@ -91,10 +91,14 @@ class Bus:
     def stop(self) -> None:
         self._stop.set()
 
-    async def publish(self, channel: str, payload: bytes) -> None:
+    async def _opened(self) -> bool:
+        """Once the client is open (`run`); whether it is a cluster's (SPUBLISH) or not."""
         if not self.opened.is_set():
             await asyncio.wait_for(self.opened.wait(), 5)
-        if isinstance(self.client, self._cluster_type):
+        return isinstance(self.client, self._cluster_type)
+
+    async def publish(self, channel: str, payload: bytes) -> None:
+        if await self._opened():
             await self.client.spublish(channel, payload)
         else:
             await self.client.publish(channel, payload)
@@ -108,9 +112,7 @@ class Bus:
             return
         if not items:
             return
-        if not self.opened.is_set():
-            await asyncio.wait_for(self.opened.wait(), 5)
-        cluster = isinstance(self.client, self._cluster_type)
+        cluster = await self._opened()
         async with self.client.pipeline(transaction=False) as pipe:
             for channel, payload in items:
                 if cluster:

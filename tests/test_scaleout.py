@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -23,7 +22,7 @@ from redis.asyncio import Redis
 from drape.settings import Settings
 from realtime.context import SIO
 from realtime.emit import worker_emitter
-from realtime.routed import PING_EVERY, PING_TIMEOUT, STOP_WAIT, RoutedManager
+from realtime.routed import PING_EVERY, PING_TIMEOUT, RoutedManager
 from tests.conftest import Api, EventLog, RunningApp
 from tests.harness import OwnRedis, OwnRedisCluster, Stack
 
@@ -260,12 +259,9 @@ async def test_stop_ends_a_listener_that_absorbed_a_cancellation(
     await manager.start()
     await asyncio.wait_for(manager.listening.wait(), 10)
     await asyncio.sleep(PING_EVERY / 2)  # waiting for its next message
-    started = time.monotonic()
     await manager.stop()
-    took = time.monotonic() - started
     assert manager._task is not None and manager._task.done()
     assert subscribers[0].absorbed == 1
-    assert took < STOP_WAIT
 
 
 class TestSilentBus:

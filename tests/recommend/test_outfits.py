@@ -242,6 +242,26 @@ def test_no_two_outfits_alike_and_shown_or_worn_are_respected() -> None:
     assert all(not (r.garment_ids & worn) for r in fresh)
 
 
+def test_a_wardrobe_with_one_look_shows_it_again_rather_than_nothing() -> None:
+    """"Not what you were just shown" is a preference: when every look the wardrobe can make
+    for the request was in the last batches, repeating one beats an empty answer."""
+    wardrobe = [
+        item("shirt", "shirt", "#ffffff", formality=4),
+        item("trousers", "trousers", "#222222", formality=4),
+        item("oxfords", "oxfords", "#111111", formality=4),
+    ]
+    first = recommend_outfits(wardrobe, None, occasion="formal", weather={"temperature_c": 18})
+    assert [r.garment_ids for r in first] == [frozenset({"shirt", "trousers", "oxfords"})]
+    again = recommend_outfits(
+        wardrobe,
+        None,
+        occasion="formal",
+        weather={"temperature_c": 18},
+        recently_shown={r.garment_ids for r in first},
+    )
+    assert [r.garment_ids for r in again] == [r.garment_ids for r in first]
+
+
 def test_mmr_prefers_a_different_second_pick() -> None:
     # 0 and 1 are the same outfit; 2 is different and a little worse; 3 sets the scale.
     relevance = np.array([1.0, 0.99, 0.9, 0.0])

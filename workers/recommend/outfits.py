@@ -10,7 +10,8 @@
    the next slot is a single numpy gather: cost ~ beam x candidates x slots, not the product of
    all slot sizes.
 3. Diversify: maximal marginal relevance over the finished outfits, with Jaccard similarity of
-   their garment sets, after dropping outfits the user was just shown.
+   their garment sets, after dropping outfits the user was just shown (kept only when the
+   wardrobe can make nothing else).
 """
 
 from __future__ import annotations
@@ -368,7 +369,8 @@ def _look_keys(
 def _pool(
     search: _Search, beams: Sequence[_Beam], shown: set[frozenset[str]]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Finished outfits best first, one per look, none the user was just shown: (rows, scores).
+    """Finished outfits best first, one per look, none the user was just shown unless that
+    leaves none (repeating a look beats an empty answer): (rows, scores).
 
     Rows of different shapes are padded to one width with the 'no garment' index.
     """
@@ -381,16 +383,18 @@ def _pool(
     )
     scores = np.concatenate([b.scores(noisy=True) for b in beams])
     order = np.argsort(-scores, kind="stable")
-    seen: set[frozenset[str]] = set(shown)
+    seen: set[frozenset[str]] = set()
     keep: list[int] = []
+    repeats: list[int] = []
     for i in order:
         key = _look_key(search.table, states[i], search.none)
         if key in seen:
             continue
         seen.add(key)
-        keep.append(int(i))
+        (repeats if key in shown else keep).append(int(i))
         if len(keep) == POOL_SIZE:
             break
+    keep = keep or repeats[:POOL_SIZE]
     return states[keep], scores[keep]
 
 

@@ -243,7 +243,7 @@ def test_no_two_outfits_alike_and_shown_or_worn_are_respected() -> None:
 
 
 def test_a_wardrobe_with_one_look_shows_it_again_rather_than_nothing() -> None:
-    """"Not what you were just shown" is a preference: when every look the wardrobe can make
+    """Not repeating what the user was just shown is a preference: when every look the wardrobe can make
     for the request was in the last batches, repeating one beats an empty answer."""
     wardrobe = [
         item("shirt", "shirt", "#ffffff", formality=4),

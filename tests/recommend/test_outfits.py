@@ -243,8 +243,8 @@ def test_no_two_outfits_alike_and_shown_or_worn_are_respected() -> None:
 
 
 def test_a_wardrobe_with_one_look_shows_it_again_rather_than_nothing() -> None:
-    """Not repeating what the user was just shown is a preference: when every look the wardrobe can make
-    for the request was in the last batches, repeating one beats an empty answer."""
+    """Not repeating what the user was just shown is a preference: when every look the
+    wardrobe can make for the request was in the last batches, repeating one beats nothing."""
     wardrobe = [
         item("shirt", "shirt", "#ffffff", formality=4),
         item("trousers", "trousers", "#222222", formality=4),

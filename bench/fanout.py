@@ -204,6 +204,8 @@ async def _open(
         raise ConnectionError(f"connect refused: {connected[:200]!r}")
     await ws.send_str('421["subscribe",' + json.dumps({"post_id": post_id}) + "]")
     ack = await _next_text(ws)
+    while ack.startswith("42["):  # an event (say the post's viewer count) may come first
+        ack = await _next_text(ws)
     if not ack.startswith("431[") or json.loads(ack[3:])[0].get("ok") is not True:
         raise ConnectionError(f"subscribe refused: {ack[:200]!r}")
     return ws

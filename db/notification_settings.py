@@ -56,6 +56,16 @@ async def hides_presence(pool: asyncpg.Pool, user_id: uuid.UUID) -> bool:
     return bool(await pool.fetchval(HIDES_PRESENCE, user_id))
 
 
+HIDING_PRESENCE = """
+SELECT user_id FROM notification_settings WHERE user_id = ANY($1::uuid[]) AND hide_presence
+"""
+
+
+async def hiding_presence(pool: asyncpg.Pool, users: list[uuid.UUID]) -> set[uuid.UUID]:
+    """Those of `users` who hide their presence, in one round trip."""
+    return {r[0] for r in await pool.fetch(HIDING_PRESENCE, users)}
+
+
 # The accounts among $2 whose presence the viewer $1 may watch: those whose posts it may see,
 # by the one rule of db/posts.py (VISIBLE, applied to a post of theirs that nothing hides),
 # with whether they hide their presence.

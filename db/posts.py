@@ -14,23 +14,33 @@ from db.blocks import apart, muted
 from db.common import KEYSET_BOTTOM, KEYSET_TOP
 from drape import captions
 
+
 # Which posts (p) and comments (c) are shown at all (migrations/0007_moderation.sql): none a
 # moderator removed, and none hidden pending review unless the viewer ($1) wrote it.
-SHOWN = "(p.removed_at IS NULL AND (p.hidden_at IS NULL OR p.author_id = $1))"
+def shown(viewer: str) -> str:
+    return f"(p.removed_at IS NULL AND (p.hidden_at IS NULL OR p.author_id = {viewer}))"
+
+
+SHOWN = shown("$1")
 COMMENT_SHOWN = "(c.removed_at IS NULL AND (c.hidden_at IS NULL OR c.author_id = $1))"
 # A comment (c) the viewer ($1) may read, under a post they may see: shown, and not by an account
 # apart from the viewer by a block.
 COMMENT_VISIBLE = f"({COMMENT_SHOWN} AND NOT {apart('$1', 'c.author_id')})"
 
+
 # Who may see an author's posts: everyone if the account is public; otherwise the author and
 # active followers; never an account apart from the author by a block (db/blocks.py); of those
-# posts, the SHOWN ones. $1 is the viewer, u the author, p the post.
-VISIBLE = f"""
-({SHOWN} AND (NOT u.is_private OR u.id = $1 OR EXISTS (
+# posts, the SHOWN ones. `viewer` is the viewer (an SQL expression), u the author, p the post.
+def visible(viewer: str) -> str:
+    return f"""
+({shown(viewer)} AND (NOT u.is_private OR u.id = {viewer} OR EXISTS (
     SELECT 1 FROM follows f
-    WHERE f.follower_id = $1 AND f.followee_id = u.id AND f.status = 'active'))
- AND NOT {apart("$1", "u.id")})
+    WHERE f.follower_id = {viewer} AND f.followee_id = u.id AND f.status = 'active'))
+ AND NOT {apart(viewer, "u.id")})
 """
+
+
+VISIBLE = visible("$1")  # for the viewer $1
 
 # Which accounts show to the viewer ($1) where people are listed (search, likers): active ones;
 # u is the account; none apart from the viewer by a block (db/blocks.py).
@@ -105,6 +115,26 @@ async def get_visible_post(
     """The post if it exists and the viewer may see it; None either way otherwise, so a private
     post's existence does not leak."""
     return await conn.fetchrow(SELECT_VISIBLE_POST, viewer, post_id)
+
+
+# For many (viewer, post) pairs at once, what a socket subscribing to the post is told: by the
+# rule of get_visible_post, one row per pair the viewer may see, keyed by the pair's position.
+SELECT_SUBSCRIBE_CHECKS = f"""
+SELECT q.n, p.author_id, p.like_count, p.comment_count
+FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY AS q (viewer, post_id, n)
+JOIN posts p ON p.id = q.post_id JOIN users u ON u.id = p.author_id
+WHERE u.is_active AND {visible("q.viewer")}
+"""
+
+
+async def subscribable(
+    conn: asyncpg.Connection | asyncpg.Pool, pairs: list[tuple[uuid.UUID, uuid.UUID]]
+) -> list[asyncpg.Record | None]:
+    """For each (viewer, post): the post's author_id, like_count and comment_count if the viewer
+    may see it, else None; in one round trip."""
+    rows = await conn.fetch(SELECT_SUBSCRIBE_CHECKS, [v for v, _ in pairs], [p for _, p in pairs])
+    found = {r["n"]: r for r in rows}
+    return [found.get(i) for i in range(1, len(pairs) + 1)]
 
 
 SELECT_AUTHOR_POSTS = f"""

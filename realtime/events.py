@@ -20,6 +20,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+import asyncpg
 import orjson
 import socketio
 from redis.asyncio import Redis
@@ -35,6 +36,7 @@ from drape.queue import wake
 from drape.settings import Settings
 from drape.tokens import AccessClaims, InvalidToken, verify_access_token
 from realtime.accounts import ActiveAccounts
+from realtime.batch import Batch
 from realtime.context import Backends
 from realtime.metrics import SOCKET_EVENTS, SOCKETS_CONNECTED
 from realtime.presence import Presence, online, presence_room
@@ -109,6 +111,10 @@ class Events(socketio.AsyncNamespace):
         # Connects check the mirror while the control channel keeps it current (Redis before).
         self.mirror_live = False
         self.accounts = ActiveAccounts()
+        # A reconnect storm's subscribes, checked many per query (realtime/batch.py).
+        self._visible: Batch[tuple[uuid.UUID, uuid.UUID], asyncpg.Record | None] = Batch(
+            lambda pairs: db_posts.subscribable(self.backends.pool, pairs)
+        )
         self._handlers: dict[str, EventHandler] = {
             name: getattr(self, "on_" + name.replace(":", "_")) for name in self.CLIENT_EVENTS
         }
@@ -208,7 +214,7 @@ class Events(socketio.AsyncNamespace):
         if post_id is None:
             SOCKET_EVENTS.labels("subscribe", "invalid").inc()
             return error("invalid", "send {post_id: <uuid>}")
-        post = await db_posts.get_visible_post(self.backends.pool, post_id, await self._user(sid))
+        post = await self._visible((await self._user(sid), post_id))
         if post is None:
             SOCKET_EVENTS.labels("subscribe", "refused").inc()
             return error("not_found", "no such post, or you may not see it")

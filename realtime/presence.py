@@ -19,7 +19,7 @@ import logging
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Final
 
 import asyncpg
@@ -29,6 +29,7 @@ from redis.asyncio import Redis
 from db import notification_settings
 from drape.queue import wake
 from drape.settings import Settings
+from realtime.batch import Batch
 
 log = logging.getLogger(__name__)
 
@@ -147,9 +148,12 @@ class Presence:
         self._redis: Redis | None = None
         self._pool: asyncpg.Pool | None = None
         self._emit: Emit | None = None
+        # A reconnect storm's connects, many per round trip (realtime/batch.py).
+        self._connects: Batch[uuid.UUID, None] = Batch(self._connect_many)
 
     def bind(self, redis: Redis, pool: asyncpg.Pool, emit: Emit) -> None:
         self._redis, self._pool, self._emit = redis, pool, emit
+        self._connect_script = redis.register_script(CONNECT)
 
     @property
     def redis(self) -> Redis:
@@ -165,8 +169,19 @@ class Presence:
 
     async def connected(self, user_id: uuid.UUID) -> None:
         self.local[user_id] += 1
-        if await _run(self.redis, CONNECT, self._keys(user_id), self._args(user_id)):
-            await self.announce(user_id, True)
+        await self._connects(user_id)
+
+    async def _connect_many(self, users: list[uuid.UUID]) -> list[None]:
+        """CONNECT for each socket, in one pipeline; then the users who came online are
+        announced."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for user_id in users:
+                await self._connect_script(
+                    keys=self._keys(user_id), args=self._args(user_id), client=pipe
+                )
+            firsts = await pipe.execute()
+        await self.announce_many([u for u, first in zip(users, firsts, strict=True) if first], True)
+        return [None] * len(users)
 
     async def disconnected(self, user_id: uuid.UUID) -> None:
         self.local[user_id] -= 1
@@ -176,13 +191,18 @@ class Presence:
             await self.announce(user_id, False)
 
     async def announce(self, user_id: uuid.UUID | str, is_online: bool) -> None:
-        uid = uuid.UUID(str(user_id))
-        if self._emit is None or self._pool is None:
+        await self.announce_many([user_id], is_online)
+
+    async def announce_many(self, users: Sequence[uuid.UUID | str], is_online: bool) -> None:
+        """`presence` to the watchers of each of `users`, but those who hide it (one query)."""
+        if self._emit is None or self._pool is None or not users:
             return
-        if await notification_settings.hides_presence(self._pool, uid):
-            return
-        data = {"user_id": str(uid), "online": is_online}
-        await self._emit("presence", data, room=presence_room(uid))
+        uids = list(dict.fromkeys(uuid.UUID(str(u)) for u in users))
+        hidden = await notification_settings.hiding_presence(self._pool, uids)
+        for uid in uids:
+            if uid not in hidden:
+                data = {"user_id": str(uid), "online": is_online}
+                await self._emit("presence", data, room=presence_room(uid))
 
     async def beat(self) -> None:
         """Beat; register this process's sockets again if it was taken for dead (a stall longer
@@ -199,8 +219,9 @@ class Presence:
 
     async def _reap(self, floor: float, process_id: str) -> None:
         gone = await _run(self.redis, REAP, [self.procs], [floor, self.prefix, process_id])
-        for user in gone:
-            await self.announce(user.decode() if isinstance(user, bytes) else user, False)
+        await self.announce_many(
+            [user.decode() if isinstance(user, bytes) else user for user in gone], False
+        )
 
     async def run(self) -> None:
         while True:

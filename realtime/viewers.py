@@ -23,6 +23,8 @@ from collections.abc import Awaitable, Callable
 
 from redis.asyncio import Redis
 
+from realtime.batch import Batch
+
 log = logging.getLogger(__name__)
 
 GAP_MS = 2000  # at most one event per room in this many milliseconds
@@ -76,6 +78,8 @@ class Viewers:
         self._redis: Redis | None = None
         self._dirty: set[uuid.UUID] = set()
         self._flushing: dict[uuid.UUID, asyncio.Task[None]] = {}
+        # A reconnect storm's joins, many per round trip (realtime/batch.py).
+        self._joins: Batch[tuple[uuid.UUID, uuid.UUID], None] = Batch(self._join_many)
 
     def bind(self, redis: Redis) -> None:
         self._redis = redis
@@ -90,8 +94,20 @@ class Viewers:
         accounts = self.local.setdefault(post_id, {})
         accounts[user_id] = accounts.get(user_id, 0) + 1
         if accounts[user_id] == 1:
-            await self._safely(self._join(_keys(post_id)[:1], [self._member(user_id), self.ttl_ms]))
+            await self._safely(self._joins((post_id, user_id)))
             self.touch(post_id)
+
+    async def _join_many(self, members: list[tuple[uuid.UUID, uuid.UUID]]) -> list[None]:
+        """JOIN for each (post, account), in one pipeline."""
+        if self._redis is None:
+            raise RuntimeError("viewers used before the web process opened its backends")
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for post_id, user_id in members:
+                await self._join(
+                    _keys(post_id)[:1], [self._member(user_id), self.ttl_ms], client=pipe
+                )
+            await pipe.execute()
+        return [None] * len(members)
 
     async def leave(self, post_id: uuid.UUID, user_id: uuid.UUID) -> None:
         """A socket of `user_id` left the post's room (unsubscribed, lost access, disconnected)."""
@@ -136,12 +152,8 @@ class Viewers:
             if self._redis is None:
                 continue
             members = [(p, u) for p, accounts in self.local.items() for u in accounts]
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for post_id, user_id in members:
-                    await self._join(
-                        _keys(post_id)[:1], [self._member(user_id), self.ttl_ms], client=pipe
-                    )
-                await self._safely(pipe.execute())
+            if members:
+                await self._safely(self._join_many(members))
             for post_id in list(self.local):
                 self.touch(post_id)
 

@@ -13,7 +13,8 @@ every like frame received against W x L: fewer is a loss, more a duplicate.
 
 Connect: N sockets (Engine.IO open, Socket.IO connect with a token, `subscribe` to the post and
 its ack), from two load processes at 50 handshakes in flight each, against one fresh server of
-each routing and the raw aiohttp WebSocket server (bench/raw_ws_server.py, plain WebSockets).
+each routing, the raw aiohttp WebSocket server (bench/raw_ws_server.py, plain WebSockets) and
+python-socketio with nothing of ours (bench/bare_sio_server.py: the protocol's own floor).
 RSS per socket = (VmRSS with N sockets - VmRSS before) / N. `--connect 0` skips this part.
 
 Servers run on core 0, the load processes on core 1; figures move with whatever else runs on
@@ -53,6 +54,8 @@ from bench.fanout import LoadProcess, Seed, seed
 REDIS_DB = 10
 SERVER_CPU = {0}
 ROUTINGS = ("broadcast", "rooms")
+# The connect baselines: plain WebSockets, and python-socketio with nothing of ours.
+BASELINES = {"raw": "bench.raw_ws_server", "python-socketio alone": "bench.bare_sio_server"}
 SETTLE = 1.0
 IDLE_SECONDS = 5.0  # the idle CPU of each process with its sockets, measured before the likes
 LIKERS = 8  # likes in flight at once
@@ -185,17 +188,21 @@ async def spread(
 
 async def connect(base: dict[str, str], folder: Path, data: Seed, kind: str, n: int) -> ConnectRow:
     port = free_port()
-    if kind == "raw":
+    if kind in BASELINES:
         proc = await start_process(
-            ["-m", "bench.raw_ws_server", "--port", str(port)],
+            ["-m", BASELINES[kind], "--port", str(port)],
             env=base,
             port=port,
-            log=folder / "raw.log",
+            log=folder / f"{kind}.log",
             ready_path="/healthz",
             cpus=SERVER_CPU,
         )
-        url = f"ws://127.0.0.1:{port}/ws"
-        tokens: list[str | None] = [None] * n
+        if kind == "raw":
+            url = f"ws://127.0.0.1:{port}/ws"
+            tokens: list[str | None] = [None] * n
+        else:  # any token: the bare server checks none
+            url = f"ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket"
+            tokens = ["-"] * n
     else:
         channel = f"bench-scaleout-{uuid.uuid4().hex[:8]}"
         env = _env(base, port, kind, channel)
@@ -273,7 +280,7 @@ async def main_async(args: argparse.Namespace) -> int:
             if not args.connect:
                 return 0
             conns = [await connect(base, folder, data, kind, args.connect) for kind in
-                     ("raw", "broadcast", "rooms")]  # fmt: skip
+                     (*BASELINES, *ROUTINGS)]  # fmt: skip
             raw = conns[0]
             print_table(
                 f"Connect and subscribe {args.connect} sockets to one process",
@@ -284,7 +291,9 @@ async def main_async(args: argparse.Namespace) -> int:
                     for c in conns
                 ],
                 ["raw: plain WebSockets to bench/raw_ws_server.py, no handshake beyond the "
-                 "upgrade"],
+                 "upgrade",
+                 "python-socketio alone: bench/bare_sio_server.py, the same handshake and "
+                 "subscribe with no token check, no Redis, no handler of ours"],
             )  # fmt: skip
             note_load("at the end")
     return 0

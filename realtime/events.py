@@ -42,6 +42,7 @@ from realtime.metrics import SOCKET_EVENTS, SOCKETS_CONNECTED
 from realtime.presence import Presence, online, presence_room
 from realtime.ratelimit import EventHandler, EventLimiter, error, guarded
 from realtime.rooms import post_room, user_room
+from realtime.routed import RoutedManager
 from realtime.viewers import Viewers
 
 log = logging.getLogger(__name__)
@@ -126,8 +127,18 @@ class Events(socketio.AsyncNamespace):
 
     def bind(self, backends: Backends) -> None:
         self._backends = backends
-        self.presence.bind(backends.redis, backends.pool, self.emit)
+        self.presence.bind(backends.redis, backends.pool, self.emit_each)
         self.viewers.bind(backends.redis)
+
+    async def emit_each(self, items: list[tuple[str, Any, str]]) -> None:
+        """Emit each (event, data, room) of this namespace, in one round trip to the bus where
+        the manager can (realtime/routed.py), else one by one."""
+        manager = self.server.manager
+        if isinstance(manager, RoutedManager):
+            await manager.emit_each(self.namespace, items)
+            return
+        for event, data, room in items:
+            await self.emit(event, data, room=room)
 
     @property
     def backends(self) -> Backends:

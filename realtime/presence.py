@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 PUSH_JOB: Final = "push_notification"  # workers/push.py JOB
 
-Emit = Callable[..., Awaitable[Any]]
+Emit = Callable[[list[tuple[str, Any, str]]], Awaitable[None]]  # (event, data, room) each
 
 # KEYS: procs, this process's hash, the user's set. ARGV: process, user, now, ttl.
 # 1 when this socket is the user's first anywhere alive.
@@ -199,10 +199,13 @@ class Presence:
             return
         uids = list(dict.fromkeys(uuid.UUID(str(u)) for u in users))
         hidden = await notification_settings.hiding_presence(self._pool, uids)
-        for uid in uids:
-            if uid not in hidden:
-                data = {"user_id": str(uid), "online": is_online}
-                await self._emit("presence", data, room=presence_room(uid))
+        await self._emit(
+            [
+                ("presence", {"user_id": str(uid), "online": is_online}, presence_room(uid))
+                for uid in uids
+                if uid not in hidden
+            ]
+        )
 
     async def beat(self) -> None:
         """Beat; register this process's sockets again if it was taken for dead (a stall longer

@@ -291,6 +291,22 @@ class RoutedManager(DirectDelivery):
                 data = {**data, "room": [r for r in rooms if not self.is_sid_room(namespace, r)]}
         await self.bus.publish_many(routed(self.channel, self.host, data))
 
+    async def emit_each(self, namespace: str, items: list[tuple[str, Any, str]]) -> None:
+        """Emit each (event, data, room): delivered here as `emit` would, and published to the
+        other processes in one pipeline (a connect storm's presence announcements: one round
+        trip, not one per user). Order is kept among the items."""
+        messages = [emit_message(e, d, namespace, r, None, self.host_id) for e, d, r in items]
+        for message in messages:
+            await self._handle_emit(message)
+        await self.bus.publish_many(
+            [
+                pair
+                for m in messages
+                if not self.is_sid_room(namespace, m["room"])  # delivered here already
+                for pair in routed(self.channel, self.host, m)
+            ]
+        )
+
     # Listening -----------------------------------------------------------------------------
 
     async def _supervise(self) -> None:

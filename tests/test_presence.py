@@ -141,3 +141,46 @@ async def test_a_killed_web_process_takes_its_sockets_offline_within_45_s(
             if client.connected:
                 await client.disconnect()
         await stack.aclose(signal.SIGTERM)
+
+
+async def test_sockets_coming_back_together_are_announced_once_each_on_another_process(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Connects of one moment share their round trips (realtime/batch.py) and their
+    announcements go to the bus in one pipeline: each user still comes online once, seen by a
+    watcher on another process, and one who hides their presence is not announced."""
+    stack = Stack(settings, logdir=tmp_path)
+    clients: list[socketio.AsyncClient] = []
+    try:
+        first, second = await stack.web(), await stack.web()
+        assert first.base and second.base
+        async with aiohttp.ClientSession() as http:
+            api = Api(session=http, base=first.base, settings=settings)
+            ann = await api.register("ann")
+            others = [await api.register(f"user{i}") for i in range(8)]
+            r = await api.put(
+                "/v1/me/notification-settings", token=others[0].token, json={"hide_presence": True}
+            )
+            assert r.status == 200, await r.text()
+        watcher = socketio.AsyncClient(reconnection=False)
+        await watcher.connect(first.base, auth={"token": ann.token}, transports=["websocket"])
+        clients.append(watcher)
+        events = EventLog(watcher, "presence")
+        await watch(watcher, *(u.id for u in others))
+
+        async def connect(user: User) -> None:
+            client = socketio.AsyncClient(reconnection=False)
+            clients.append(client)
+            await client.connect(second.base, auth={"token": user.token}, transports=["websocket"])
+
+        await asyncio.gather(*(connect(u) for u in others))
+        for user in others[1:]:
+            await until(events, {"user_id": user.id, "online": True})
+        await asyncio.sleep(0.5)
+        seen = [e["user_id"] for e in events.items if e["online"]]
+        assert sorted(seen) == sorted(u.id for u in others[1:])  # once each, not the hidden one
+    finally:
+        for client in clients:
+            if client.connected:
+                await client.disconnect()
+        await stack.aclose(signal.SIGTERM)

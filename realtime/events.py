@@ -14,6 +14,7 @@ and disconnected or taken out of the rooms.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 import time
 import uuid
@@ -107,6 +108,9 @@ class Events(socketio.AsyncNamespace):
         self.limiter = limiter or EventLimiter()
         self._backends: Backends | None = None
         self.conns: dict[str, Conn] = {}
+        # (expiry, sid) of every token a socket was opened or refreshed with, soonest first: the
+        # sweep looks at the due ones only, not at every socket twice a second.
+        self._expiries: list[tuple[float, str]] = []
         self.presence = Presence(settings)
         self.viewers = Viewers(self._send_viewers, settings.viewers_ttl)
         # Connects check the mirror while the control channel keeps it current (Redis before).
@@ -184,6 +188,7 @@ class Events(socketio.AsyncNamespace):
         if claims is None:
             raise socketio.exceptions.ConnectionRefusedError(f"unauthorized: {why}")
         self.conns[sid] = Conn(claims.user_id, claims.session_id, claims.expires_at, apart=apart)
+        heapq.heappush(self._expiries, (claims.expires_at, sid))
         await self.enter_room(sid, user_room(claims.user_id))
         SOCKETS_CONNECTED.inc()
         await self._safely(self.presence.connected, claims.user_id)
@@ -206,6 +211,7 @@ class Events(socketio.AsyncNamespace):
         if claims is None or claims.user_id != conn.user_id:
             return error("unauthorized", why or "a token of another account")
         conn.session_id, conn.expires_at = claims.session_id, claims.expires_at
+        heapq.heappush(self._expiries, (claims.expires_at, sid))
         return {"ok": True, "expires_at": claims.expires_at}
 
     async def end(self, sid: str, reason: str) -> None:
@@ -484,8 +490,11 @@ class Events(socketio.AsyncNamespace):
             await asyncio.sleep(SWEEP_EVERY)
             ticks += 1
             now = time.time()
-            for sid, conn in list(self.conns.items()):
-                if conn.expires_at < now:
+            while self._expiries and self._expiries[0][0] < now:
+                _, sid = heapq.heappop(self._expiries)
+                conn = self.conns.get(sid)
+                # Gone, or refreshed since (its new expiry is further down the heap): skip.
+                if conn is not None and conn.expires_at < now:
                     await self._safely(self.end, sid, "token_expired")
             if ticks % RECHECK_REVOKED_EVERY == 0 and self._backends is not None:
                 await self._safely(self._end_revoked)

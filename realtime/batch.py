@@ -16,7 +16,7 @@ from typing import Any, Generic, TypeVar
 T = TypeVar("T")
 R = TypeVar("R")
 
-MAX_BATCH = 500  # calls per round trip; more wait for the next one
+MAX_BATCH = 500  # calls per round trip; a busier moment is split into several
 
 
 class Batch(Generic[T, R]):

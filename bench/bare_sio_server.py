@@ -10,14 +10,12 @@ upgrade, Socket.IO connect, one event and its ack): the floor under the project'
 
 from __future__ import annotations
 
-import argparse
 from typing import Any
 
 import socketio
-import uvloop
 from aiohttp import web
 
-from bench.common import raise_fd_limit
+from bench.common import serve_baseline
 
 
 def create_app() -> web.Application:
@@ -43,18 +41,7 @@ def create_app() -> web.Application:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, required=True)
-    args = parser.parse_args()
-    raise_fd_limit()
-    web.run_app(
-        create_app(),
-        host="127.0.0.1",
-        port=args.port,
-        access_log=None,
-        print=None,
-        loop=uvloop.new_event_loop(),
-    )
+    serve_baseline(create_app(), __doc__.splitlines()[0])
 
 
 if __name__ == "__main__":

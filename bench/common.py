@@ -8,6 +8,7 @@ suffix and a temporary folder, and drops exactly those at the end.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import datetime as dt
 import multiprocessing
@@ -31,6 +32,7 @@ from typing import Any, TypeVar
 import aiohttp
 import asyncpg
 import uvloop
+from aiohttp import web
 from redis.asyncio import Redis
 
 from db.migrate import migrate
@@ -69,6 +71,22 @@ def raise_fd_limit() -> int:
     if soft < target:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
     return target
+
+
+def serve_baseline(app: web.Application, description: str) -> None:
+    """Run a baseline server (`--port N`) on uvloop, as the project's server runs."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    raise_fd_limit()
+    web.run_app(
+        app,
+        host="127.0.0.1",
+        port=args.port,
+        access_log=None,
+        print=None,
+        loop=uvloop.new_event_loop(),
+    )
 
 
 def _load() -> str:

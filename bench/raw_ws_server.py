@@ -9,12 +9,9 @@ loop and answers {"sent": n} when done; GET /healthz answers {"clients": n}.
 
 from __future__ import annotations
 
-import argparse
-
-import uvloop
 from aiohttp import web
 
-from bench.common import raise_fd_limit
+from bench.common import serve_baseline
 
 CLIENTS = web.AppKey("clients", set[web.WebSocketResponse])
 
@@ -59,18 +56,7 @@ def create_app() -> web.Application:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, required=True)
-    args = parser.parse_args()
-    raise_fd_limit()
-    web.run_app(
-        create_app(),
-        host="127.0.0.1",
-        port=args.port,
-        access_log=None,
-        print=None,
-        loop=uvloop.new_event_loop(),
-    )
+    serve_baseline(create_app(), __doc__.splitlines()[0])
 
 
 if __name__ == "__main__":

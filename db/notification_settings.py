@@ -49,13 +49,6 @@ async def put(
     )
 
 
-HIDES_PRESENCE = "SELECT hide_presence FROM notification_settings WHERE user_id = $1"
-
-
-async def hides_presence(pool: asyncpg.Pool, user_id: uuid.UUID) -> bool:
-    return bool(await pool.fetchval(HIDES_PRESENCE, user_id))
-
-
 HIDING_PRESENCE = """
 SELECT user_id FROM notification_settings WHERE user_id = ANY($1::uuid[]) AND hide_presence
 """

@@ -115,7 +115,7 @@ class Events(socketio.AsyncNamespace):
         self.viewers = Viewers(self._send_viewers, settings.viewers_ttl)
         # Connects check the mirror while the control channel keeps it current (Redis before).
         self.mirror_live = False
-        self.accounts = ActiveAccounts()
+        self.accounts = ActiveAccounts(lambda: self.backends.pool)
         # A reconnect storm's subscribes, checked many per query (realtime/batch.py).
         self._visible: Batch[tuple[uuid.UUID, uuid.UUID], asyncpg.Record | None] = Batch(
             lambda pairs: db_posts.subscribable(self.backends.pool, pairs)
@@ -179,7 +179,7 @@ class Events(socketio.AsyncNamespace):
             ended = await access.revoked(self.backends.redis, claims)
         if ended is not None:
             return None, set(), "session ended"
-        apart = await self.accounts.lookup(self.backends.pool, claims.user_id)
+        apart = await self.accounts.lookup(claims.user_id)
         return (claims, set(apart), "") if apart is not None else (None, set(), "no such account")
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:

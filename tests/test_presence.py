@@ -36,6 +36,13 @@ async def until(log: EventLog, want: dict[str, Any], timeout: float = 5.0) -> No
         await log.wait_for(len(log.items) + 1, timeout=left)
 
 
+async def _close(clients: list[socketio.AsyncClient], stack: Stack) -> None:
+    for client in clients:
+        if client.connected:
+            await client.disconnect()
+    await stack.aclose(signal.SIGTERM)
+
+
 async def test_watch_sees_changes_of_visible_users_only(api: Api, sio_connect: Connect) -> None:
     ann, bob = await api.register("ann"), await api.register("bob")
     cat = await api.register("cat")
@@ -137,10 +144,7 @@ async def test_a_killed_web_process_takes_its_sockets_offline_within_45_s(
         finally:
             await redis.aclose()
     finally:
-        for client in clients:
-            if client.connected:
-                await client.disconnect()
-        await stack.aclose(signal.SIGTERM)
+        await _close(clients, stack)
 
 
 async def test_sockets_coming_back_together_are_announced_once_each_on_another_process(
@@ -180,7 +184,4 @@ async def test_sockets_coming_back_together_are_announced_once_each_on_another_p
         seen = [e["user_id"] for e in events.items if e["online"]]
         assert sorted(seen) == sorted(u.id for u in others[1:])  # once each, not the hidden one
     finally:
-        for client in clients:
-            if client.connected:
-                await client.disconnect()
-        await stack.aclose(signal.SIGTERM)
+        await _close(clients, stack)

@@ -13,7 +13,8 @@ Queries, round-robin over the viewers: people search (db.search.SEARCH_PEOPLE) f
 the first page of a hashtag (db.search.HASHTAG_POSTS) for the most used tag, and for tags of
 middling use; a page 200 posts deep into the most used one. Each through GET on one web
 process (`python -m server`, DB_POOL_MAX=10) from a separate load process, and the same SQL from
-this process through asyncpg with a pool of the same size, same concurrency.
+this process through asyncpg with a pool of the same size, same concurrency, after the same
+unmeasured warm-up.
 """
 
 from __future__ import annotations
@@ -300,7 +301,12 @@ async def main_async(args: argparse.Namespace) -> int:
                             warmup=args.warmup,
                         )
                         sql = await measure_local(
-                            f"same SQL: {what}", db_name, fn, items[args.warmup :], concurrency=c
+                            f"same SQL: {what}",
+                            db_name,
+                            fn,
+                            items[args.warmup :],
+                            concurrency=c,
+                            warmup=items[: args.warmup],
                         )
                         rows += [api.cells(sql), sql.cells()]
             finally:

@@ -26,12 +26,6 @@ async def keep_session(conn: asyncpg.Connection) -> None:
     left open before this hook runs."""
 
 
-# The `%` operator of people search (db/search.py) matches usernames at this trigram similarity
-# or more: pg_trgm's default of 0.3 lets most names sharing a common syllable through to the
-# recheck, several times the work for matches nobody would call a typo (bench/search.py).
-SERVER_SETTINGS = {"pg_trgm.similarity_threshold": "0.45"}
-
-
 async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
         dsn,
@@ -42,7 +36,6 @@ async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asy
         command_timeout=30,
         # Statements are short; a stuck connection should not hold a worker slot forever.
         max_inactive_connection_lifetime=300,
-        server_settings=SERVER_SETTINGS,
     )
     assert pool is not None
     return pool

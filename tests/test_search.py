@@ -3,10 +3,13 @@ each respecting who may see what."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import asyncpg
 
+from db import search as db_search
+from db.accounts import close_account
 from drape.captions import hashtags, mentions, normalize_tag
 from tests.conftest import Api, User
 from tests.social_helpers import new_post
@@ -62,6 +65,56 @@ async def test_people_by_prefix_display_name_and_typo_best_first(
     assert hits[0]["follow_status"] == "active" and hits[1]["follow_status"] is None
     assert set(hits[1]) >= {"display_name", "avatar_url", "is_private", "follower_count"}
     assert "email" not in hits[1]
+
+
+async def test_people_follow_renames_suspensions_and_deletions(
+    api: Api, pool: asyncpg.Pool
+) -> None:
+    me, renamed, later = await quick_users(api, pool, "watcher", "old_handle", "later")
+    r = await api.patch(
+        "/v1/me",
+        token=renamed.token,
+        json={"username": "new_handle", "display_name": "Mary  Anne Smith"},
+    )
+    await _ok(r)
+    assert await _names(api, me, "old_") == []  # short: no typo matching either
+    assert await _names(api, me, "new_hand") == ["new_handle"]
+    # Any word-start of the display name, several words too, spaces as typed.
+    for q in ("mary", "anne", "anne smi", "Mary   Anne", "smith"):
+        assert await _names(api, me, q) == ["new_handle"], q
+    assert await _names(api, me, "nne") == []  # not the middle of a word
+
+    # A suspended account leaves search and comes back when the suspension is lifted; a
+    # deleted one leaves it; a hard delete takes its terms along.
+    await pool.execute("UPDATE users SET is_active = false WHERE id = $1", renamed.id)
+    assert await _names(api, me, "new_hand") == [] and await _names(api, me, "mary") == []
+    await pool.execute("UPDATE users SET is_active = true WHERE id = $1", renamed.id)
+    assert await _names(api, me, "mary") == ["new_handle"]
+    async with pool.acquire() as conn, conn.transaction():
+        await close_account(conn, uuid.UUID(later.id))  # what DELETE /v1/me does
+    assert await _names(api, me, "later") == []
+    await pool.execute("DELETE FROM users WHERE id = $1", renamed.id)
+    assert (
+        await pool.fetchval(
+            "SELECT count(*) FROM people_terms WHERE user_id = ANY($1::uuid[])",
+            [renamed.id, later.id],
+        )
+        == 0
+    )
+
+
+async def test_a_followed_account_is_found_among_many_with_the_same_start(
+    api: Api, pool: asyncpg.Pool
+) -> None:
+    crowd = [f"zoe_{i:03d}" for i in range(db_search.CANDIDATES * 2)]
+    me, *others = await quick_users(api, pool, "fan", *crowd, "zoe_zz_friend")
+    friend = others[-1]
+    await pool.execute(
+        "INSERT INTO follows (follower_id, followee_id) VALUES ($1, $2)", me.id, friend.id
+    )
+    # It sorts after every other match: only the followed accounts' branch finds it.
+    assert (await _names(api, me, "zoe"))[0] == "zoe_zz_friend"
+    assert "zoe_zz_friend" not in await _names(api, others[0], "zoe", limit=50)
 
 
 async def test_people_pages_and_bad_input(api: Api, pool: asyncpg.Pool) -> None:
@@ -159,3 +212,22 @@ async def test_hashtags_are_parsed_listed_and_paged(api: Api, pool: asyncpg.Pool
     r = await api.get("/v1/hashtags/ootd/posts", token=me.token, params={"cursor": "zz"})
     assert r.status == 422
     assert (await api.get("/v1/hashtags/ootd/posts")).status == 401
+
+
+async def test_a_muted_account_is_found_but_its_posts_are_not(api: Api, pool: asyncpg.Pool) -> None:
+    me, loud, quiet = await quick_users(api, pool, "muter", "loud_one", "quiet_one")
+    loud_post = await new_post(api, loud, "neon jacket #neonnights")
+    quiet_post = await new_post(api, quiet, "neon scarf #neonnights")
+    r = await api.put(f"/v1/users/{loud.username}/mute", token=me.token)
+    assert r.status in (200, 204), await r.text()
+
+    async def post_ids(path: str, **params: str) -> list[str]:
+        page = await _ok(await api.get(path, token=me.token, params=params))
+        return [p["id"] for p in page["items"]]
+
+    # Muting hides what they post, not who they are: they stay findable, to be unmuted.
+    assert await post_ids("/v1/search/posts", q="neon") == [quiet_post]
+    assert await post_ids("/v1/hashtags/neonnights/posts") == [quiet_post]
+    assert await _names(api, me, "loud") == ["loud_one"]
+    r = await api.get("/v1/search/posts", token=quiet.token, params={"q": "neon"})
+    assert {p["id"] for p in (await _ok(r))["items"]} == {loud_post, quiet_post}

@@ -21,8 +21,8 @@ from db.common import KEYSET_TOP
 from db.posts import POST_FIELDS, VISIBLE
 
 MAX_RESULTS: Final = 500
-# Candidates of people search by prefix (followed accounts come on top): what is ranked. Ranking
-# costs two trigram similarities per candidate, so this bounds the statement's CPU
+# Candidates of people search by prefix, followed accounts found besides: what is ranked.
+# Ranking costs two trigram similarities per candidate, so this bounds the statement's CPU
 # (bench/search.py).
 CANDIDATES: Final = 50
 # Terms of the prefix matched against the viewer's followed accounts (a hash join): a followed

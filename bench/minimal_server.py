@@ -123,9 +123,11 @@ async def _postgres(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _freeze_heap(app: web.Application) -> None:
-    """As the real server does at start-up (Settings.gc_freeze)."""
+    """As the real server does at start-up (Settings.gc_freeze, gc_young_threshold)."""
     gc.collect()
     gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(app[SETTINGS].gc_young_threshold, older, oldest)
 
 
 def create_app(settings: Settings) -> web.Application:

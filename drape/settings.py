@@ -67,6 +67,10 @@ class Settings:
     # Move the start-up heap out of the collector's sight: long-lived objects are never garbage,
     # and scanning them again on every collection costs latency under load.
     gc_freeze: bool = True
+    # With it, collect the young generation after this many allocations instead of CPython's
+    # 700: a socket's connect allocates hundreds of objects, so at 700 the collector ran every
+    # few connects and took about a quarter of a reconnect storm's CPU (bench/scaleout.py).
+    gc_young_threshold: int = 10_000
 
     # Home timelines (drape/timelines.py): GET /v1/feed reads a Redis sorted set per reader,
     # filled on write (false: pages are merged by Postgres at read time; the timelines that

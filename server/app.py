@@ -39,7 +39,7 @@ def create_app(settings: Settings) -> web.Application:
     setup_routes(app)
     setup_realtime(app, settings, _backends)
     if settings.gc_freeze:
-        app.on_startup.append(_freeze_heap)
+        app.on_startup.append(tune_collector)
     return app
 
 
@@ -47,9 +47,12 @@ def _backends(app: web.Application) -> Backends:
     return Backends(pool=app[POOL], redis=app[REDIS], queue=app[ARQ], store=app[STORE])
 
 
-async def _freeze_heap(app: web.Application) -> None:
+async def tune_collector(app: web.Application) -> None:
+    """Settings.gc_freeze: the start-up heap frozen, young collections less often."""
     gc.collect()
     gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(app[SETTINGS].gc_young_threshold, older, oldest)
 
 
 async def _postgres(app: web.Application) -> AsyncIterator[None]:

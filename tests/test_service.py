@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from typing import Any
 
 import pytest
+from aiohttp import web
 from openapi_spec_validator import validate
 from redis.asyncio import Redis
 
-from server.context import REDIS
+from drape.settings import Settings
+from server.app import tune_collector
+from server.context import REDIS, SETTINGS
 from tests.conftest import Api, RunningApp, free_port
 
 
@@ -147,3 +151,16 @@ async def test_a_browser_renders_the_operations_on_docs(server: Any) -> None:
     assert "opblock" in dom.stdout, dom.stderr[-2000:]
     assert "Create an account" in dom.stdout
     assert "Failed to load API definition" not in dom.stdout
+
+
+async def test_a_serving_process_tunes_its_collector_at_start_up(settings: Settings) -> None:
+    app = web.Application()
+    app[SETTINGS] = settings.with_(gc_young_threshold=12_345)
+    before = gc.get_threshold()
+    try:
+        await tune_collector(app)
+        assert gc.get_threshold() == (12_345, *before[1:])
+        assert gc.get_freeze_count() > 0, "the start-up heap is frozen"
+    finally:
+        gc.set_threshold(*before)
+        gc.unfreeze()

@@ -17,7 +17,6 @@ reset query when a connection goes back to it. Posts with an outfit or an image 
 
 from __future__ import annotations
 
-import gc
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -31,7 +30,7 @@ from aiohttp import web
 from db.common import KEYSET_TOP, encode_cursor, iso
 from db.notifications import REPEAT_WINDOW
 from db.posts import LIKE, SELECT_FEED
-from drape.settings import Settings
+from drape.settings import Settings, tune_collector
 
 SETTINGS = web.AppKey("settings", Settings)
 POOL = web.AppKey("pool", asyncpg.Pool)
@@ -122,19 +121,16 @@ async def _postgres(app: web.Application) -> AsyncIterator[None]:
     await pool.close()
 
 
-async def _freeze_heap(app: web.Application) -> None:
-    """As the real server does at start-up (Settings.gc_freeze, gc_young_threshold)."""
-    gc.collect()
-    gc.freeze()
-    _, older, oldest = gc.get_threshold()
-    gc.set_threshold(app[SETTINGS].gc_young_threshold, older, oldest)
+async def _tune_collector(app: web.Application) -> None:
+    """As the real server does at start-up (Settings.gc_freeze)."""
+    tune_collector(app[SETTINGS])
 
 
 def create_app(settings: Settings) -> web.Application:
     app = web.Application()
     app[SETTINGS] = settings
     app.cleanup_ctx.append(_postgres)
-    app.on_startup.append(_freeze_heap)
+    app.on_startup.append(_tune_collector)
     app.router.add_get("/v1/feed", feed)
     app.router.add_put("/v1/posts/{id}/like", like)
     app.router.add_get("/readyz", readyz)

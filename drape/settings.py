@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import ipaddress
 import os
 import re
@@ -224,3 +225,12 @@ class Settings:
 
     def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)
+
+
+def tune_collector(settings: Settings) -> None:
+    """At a serving process's start-up (gc_freeze): the start-up heap frozen out of the
+    collector's sight, and young collections every gc_young_threshold allocations."""
+    gc.collect()
+    gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(settings.gc_young_threshold, older, oldest)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 from collections.abc import AsyncIterator
 
@@ -13,7 +12,7 @@ from redis.asyncio import Redis
 from db.pool import create_pool
 from drape import textfilter
 from drape.queue import create_queue
-from drape.settings import Settings
+from drape.settings import Settings, tune_collector
 from drape.storage import open_store
 from realtime.context import Backends
 from realtime.server import setup_realtime
@@ -39,7 +38,7 @@ def create_app(settings: Settings) -> web.Application:
     setup_routes(app)
     setup_realtime(app, settings, _backends)
     if settings.gc_freeze:
-        app.on_startup.append(tune_collector)
+        app.on_startup.append(_tune_collector)
     return app
 
 
@@ -47,12 +46,8 @@ def _backends(app: web.Application) -> Backends:
     return Backends(pool=app[POOL], redis=app[REDIS], queue=app[ARQ], store=app[STORE])
 
 
-async def tune_collector(app: web.Application) -> None:
-    """Settings.gc_freeze: the start-up heap frozen, young collections less often."""
-    gc.collect()
-    gc.freeze()
-    _, older, oldest = gc.get_threshold()
-    gc.set_threshold(app[SETTINGS].gc_young_threshold, older, oldest)
+async def _tune_collector(app: web.Application) -> None:
+    tune_collector(app[SETTINGS])
 
 
 async def _postgres(app: web.Application) -> AsyncIterator[None]:

@@ -7,13 +7,11 @@ import gc
 from typing import Any
 
 import pytest
-from aiohttp import web
 from openapi_spec_validator import validate
 from redis.asyncio import Redis
 
-from drape.settings import Settings
-from server.app import tune_collector
-from server.context import REDIS, SETTINGS
+from drape.settings import Settings, tune_collector
+from server.context import REDIS
 from tests.conftest import Api, RunningApp, free_port
 
 
@@ -153,12 +151,10 @@ async def test_a_browser_renders_the_operations_on_docs(server: Any) -> None:
     assert "Failed to load API definition" not in dom.stdout
 
 
-async def test_a_serving_process_tunes_its_collector_at_start_up(settings: Settings) -> None:
-    app = web.Application()
-    app[SETTINGS] = settings.with_(gc_young_threshold=12_345)
+def test_a_serving_process_tunes_its_collector_at_start_up(settings: Settings) -> None:
     before = gc.get_threshold()
     try:
-        await tune_collector(app)
+        tune_collector(settings.with_(gc_young_threshold=12_345))
         assert gc.get_threshold() == (12_345, *before[1:])
         assert gc.get_freeze_count() > 0, "the start-up heap is frozen"
     finally:

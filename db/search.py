@@ -61,29 +61,28 @@ WITH q AS (SELECT $2::text AS q), apart AS MATERIALIZED (
     {apart_from("$1")}
 ), followed AS MATERIALIZED (
     SELECT followee_id FROM follows WHERE follower_id = $1 AND status = 'active'
+), matching AS (
+    SELECT t.user_id FROM people_terms t
+    WHERE t.term >= (SELECT q FROM q) AND t.term < (SELECT q FROM q) || chr(1114111)
+    LIMIT {FOLLOWED_SCAN}
 ), prefixed AS MATERIALIZED (
-    (SELECT t.user_id AS id FROM people_terms t
-     WHERE t.term >= (SELECT q FROM q) AND t.term < (SELECT q FROM q) || chr(1114111)
-     LIMIT {CANDIDATES})
+    (SELECT user_id AS id FROM matching LIMIT {CANDIDATES})
     UNION
-    (SELECT t.user_id FROM (
-         SELECT t.user_id FROM people_terms t
-         WHERE t.term >= (SELECT q FROM q) AND t.term < (SELECT q FROM q) || chr(1114111)
-         LIMIT {FOLLOWED_SCAN}) t
-     WHERE t.user_id IN (SELECT followee_id FROM followed)
+    (SELECT user_id FROM matching
+     WHERE user_id IN (SELECT followee_id FROM followed)
      LIMIT {CANDIDATES})
-), typos AS MATERIALIZED (
+), typo AS (
     -- Typos only when no name starts with the query: a name being typed needs none, and the
     -- trigram indexes cost more than the rest of the search (1-2 ms for a 7-letter query).
+    SELECT q FROM q WHERE NOT EXISTS (SELECT FROM prefixed) AND char_length(q) >= 5
+), typos AS MATERIALIZED (
     -- Each branch on its own index: an OR of the two costs more than both.
     (SELECT u.id FROM users u
-     WHERE NOT EXISTS (SELECT FROM prefixed) AND char_length((SELECT q FROM q)) >= 5
-       AND (SELECT q FROM q) <% lower(u.username)
+     WHERE EXISTS (SELECT FROM typo) AND (SELECT q FROM typo) <% lower(u.username)
      LIMIT {TYPOS})
     UNION
     (SELECT u.id FROM users u
-     WHERE NOT EXISTS (SELECT FROM prefixed) AND char_length((SELECT q FROM q)) >= 5
-       AND (SELECT q FROM q) <% lower(u.display_name)
+     WHERE EXISTS (SELECT FROM typo) AND (SELECT q FROM typo) <% lower(u.display_name)
      LIMIT {TYPOS})
 ), found AS (
     SELECT id FROM prefixed UNION SELECT id FROM typos
